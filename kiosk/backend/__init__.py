@@ -1,0 +1,1 @@
+"""Backend adapter contract, its implementations and the reference government platform."""

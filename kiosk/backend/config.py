@@ -1,0 +1,32 @@
+"""Configuration of the backend adapter and the outbox."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class BackendConfig(BaseModel):
+    """Which backend the kiosk talks to: the embedded reference platform or HTTP."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["embedded", "http"] = "embedded"
+    url: str | None = None
+    db: str = "var/platform.sqlite"
+    seed_demo: bool = True
+    credentials_file: str | None = None
+    timeout_s: float = Field(5.0, gt=0)
+    retries: int = Field(3, ge=0, le=10)
+    verify_tls: bool = True
+
+
+class OutboxConfig(BaseModel):
+    """The local outbox of pending submissions (SQLite, encrypted personal fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = "var/outbox.sqlite"
+    key_file: str = "var/secrets/outbox.key"
+    retry_interval_s: float = Field(10.0, gt=0)

@@ -1,0 +1,308 @@
+"""The backend adapter contract: what a kiosk asks of a government platform.
+
+One protocol, several implementations (``embedded`` reference platform in-process, ``http``
+to a remote platform). Values are pydantic models so they cross HTTP unchanged. Every
+failure is a :class:`BackendError` subclass with a stable ``code``; the kiosk turns codes
+into plain messages for the citizen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# ---------------------------------------------------------------------------------------
+# errors
+
+
+class BackendError(Exception):
+    """A typed failure of a backend call. ``code`` is stable; ``message`` is for logs."""
+
+    code = "backend_error"
+    http_status = 500
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message or self.code)
+        if code:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class InvalidRequest(BackendError):
+    code = "invalid_request"
+    http_status = 422
+
+
+class NotFound(BackendError):
+    code = "not_found"
+    http_status = 404
+
+
+class Unauthorized(BackendError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class Refused(BackendError):
+    """A well-formed request the platform refuses: expired card, revoked certificate,
+    identity mismatch, expired or replayed identity code (``code`` says which)."""
+
+    code = "refused"
+    http_status = 409
+
+
+class Unavailable(BackendError):
+    """The platform cannot be reached or answered 5xx; the kiosk may retry later."""
+
+    code = "unavailable"
+    http_status = 503
+
+
+# ---------------------------------------------------------------------------------------
+# values
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+I18nText = dict[str, str]
+"""Text by language code: ``zh_CN`` (always present), ``zh_HK``, ``en``."""
+
+
+class HolderKind(enum.StrEnum):
+    NATURAL = "natural"  # a person, by ID number (GB 11643)
+    LEGAL = "legal"  # an enterprise, by unified social credit code (GB 32100)
+
+
+class CardIdentity(_Model):
+    """What the kiosk read from an ID card, sent for the identity check."""
+
+    card_type: Literal["resident", "hk_mo_tw", "foreign_permanent"] = "resident"
+    name: str
+    id_number: str
+    valid_from: dt.date
+    valid_to: dt.date | None = None  # None: 长期 (long-term)
+
+
+class Holder(_Model):
+    """A verified holder. ``ref`` is an opaque per-session reference for later calls."""
+
+    ref: str
+    kind: HolderKind
+    name: str
+    code: str  # ID number or USCC
+    code_type: str  # e.g. 居民身份证号码, 统一社会信用代码
+    representative_ref: str | None = None  # legal persons: the representative's ref
+
+
+class CertificateStatus(enum.StrEnum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class Certificate(_Model):
+    """An electronic certificate's metadata (GB/T 36901-36905)."""
+
+    identifier: str
+    type_code: str
+    type_name: str
+    number: str
+    holder_name: str
+    holder_code: str
+    holder_code_type: str
+    issuer: str
+    issuer_code: str
+    issue_date: dt.date
+    valid_from: dt.date
+    valid_to: dt.date | None = None  # None: long-term
+    status: CertificateStatus
+    fields: dict[str, str] = Field(default_factory=dict)  # data items for form filling
+
+
+class CertificateDocument(_Model):
+    certificate: Certificate
+    pdf: bytes
+
+
+class DocumentVerification(_Model):
+    """Outcome of scanning a verification code printed on a kiosk document."""
+
+    authentic: bool
+    valid: bool
+    kind: str  # receipt | result | certificate_copy
+    title: str
+    issued_at: dt.datetime | None = None
+    reason: str | None = None
+
+
+class Material(_Model):
+    id: str
+    name: I18nText
+    certificate_type: str | None = None  # type code the material is bound to
+    paper_only: bool = False
+    required: bool = True
+
+
+class FieldSource(_Model):
+    kind: Literal["card", "certificate", "citizen", "holder"]
+    certificate_type: str | None = None
+    field: str | None = None  # key in the card / holder / certificate fields
+
+
+class FormField(_Model):
+    key: str
+    label: I18nText
+    source: FieldSource
+    input: Literal["text", "digits", "phone", "date", "choice", "address"] = "text"
+    choices: list[str] = Field(default_factory=list)
+    required: bool = True
+    pattern: str | None = None
+
+
+class ApprovalMode(enum.StrEnum):
+    INSTANT = "instant"  # 秒批: decided at once by declared rules
+    REVIEW = "review"
+
+
+class Delivery(enum.StrEnum):
+    PRINT = "print"  # print at the kiosk (结果秒出)
+    MAIL = "mail"
+    COUNTER = "counter"  # collect at a counter
+    ELECTRONIC = "electronic"  # electronic copy via a code
+
+
+class Matter(_Model):
+    """A government service matter (事项) with its guide, materials and form."""
+
+    id: str
+    name: I18nText
+    category: Literal["personal", "enterprise"]
+    department: I18nText
+    keywords: list[str] = Field(default_factory=list)
+    conditions: I18nText
+    fee: I18nText
+    time_limit_days: int
+    materials: list[Material]
+    fields: list[FormField]
+    approval: ApprovalMode
+    delivery: list[Delivery]
+    needs_original: bool = False  # 原件核验 at a counter
+    requires_face: bool = False
+    devices: list[str] = Field(default_factory=list)  # devices the matter cannot do without
+
+    @property
+    def certificate_free(self) -> bool:
+        """免证办: every required material is bound to a certificate type."""
+        return all(m.certificate_type for m in self.materials if m.required)
+
+
+class AttachedMaterial(_Model):
+    material_id: str
+    certificate_identifier: str | None  # None: not covered, the citizen must bring it
+    waived: bool  # shown as 免提交
+
+
+class PrefilledField(_Model):
+    key: str
+    value: str
+    source: FieldSource
+
+
+class PreparedApplication(_Model):
+    """The certificate-free rule applied to one matter and holder (表单秒填, 材料秒报)."""
+
+    matter_id: str
+    holder_ref: str
+    materials: list[AttachedMaterial]
+    prefilled: list[PrefilledField]
+    to_type: list[str]  # field keys no source gives
+    blocking: list[str] = Field(default_factory=list)  # reasons the matter cannot go on
+
+
+class ApplicationRequest(_Model):
+    idempotency_key: str = Field(min_length=8, max_length=64)
+    matter_id: str
+    holder_ref: str
+    kiosk_id: str
+    form: dict[str, str]
+    attachments: list[str]  # certificate identifiers
+    delivery: Delivery
+    mail_address: str | None = None
+
+
+class ApplicationState(enum.StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    RESULT_ISSUED = "result_issued"
+
+
+class ApplicationReceipt(_Model):
+    application_no: str
+    matter_id: str
+    state: ApplicationState
+    submitted_at: dt.datetime
+    decision_reason: str | None = None
+    result_available: bool = False
+    next_steps: I18nText = Field(default_factory=dict)
+
+
+class Appointment(_Model):
+    appointment_no: str
+    matter_id: str
+    counter: str
+    at: dt.datetime
+
+
+class Rating(_Model):
+    application_no: str
+    score: Literal["good", "average", "bad"]
+    reasons: list[str] = Field(default_factory=list)
+
+
+@runtime_checkable
+class BackendAdapter(Protocol):
+    """What the kiosk needs of a government platform. Raises :class:`BackendError`."""
+
+    def health(self) -> dict[str, object]: ...
+
+    def check_identity(self, card: CardIdentity) -> Holder: ...
+
+    def verify_identity_code(self, payload: str) -> Holder: ...
+
+    def check_enterprise(self, uscc: str, representative_ref: str) -> Holder: ...
+
+    def reference_photo(self, holder_ref: str) -> bytes | None: ...
+
+    def list_certificates(self, holder_ref: str) -> list[Certificate]: ...
+
+    def certificate_document(self, holder_ref: str, identifier: str) -> CertificateDocument: ...
+
+    def verify_document_code(self, code: str) -> DocumentVerification: ...
+
+    def list_matters(self) -> list[Matter]: ...
+
+    def prepare_application(self, matter_id: str, holder_ref: str) -> PreparedApplication: ...
+
+    def submit_application(self, request: ApplicationRequest) -> ApplicationReceipt: ...
+
+    def application_status(self, application_no: str) -> ApplicationReceipt: ...
+
+    def result_document(self, application_no: str) -> bytes: ...
+
+    def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment: ...
+
+    def rate(self, rating: Rating) -> None: ...
+
+    def end_session(self, holder_ref: str) -> None:
+        """Forget the per-session holder reference (privacy wipe)."""
+        ...

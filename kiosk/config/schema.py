@@ -1,0 +1,101 @@
+"""The configuration schema. Every section forbids unknown keys, so a typo is an error."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hardware.camera.config import CameraConfig, FaceConfig
+from hardware.idcard.config import IdCardConfig
+from hardware.printer.config import PrinterConfig
+from hardware.qr.config import QrConfig
+from kiosk.backend.config import BackendConfig, OutboxConfig
+
+Language = Literal["zh_CN", "zh_HK", "en"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KioskIdentity(_Section):
+    """Who this terminal is in the fleet."""
+
+    id: str = Field("kiosk-dev", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    group: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    location: str = "development laptop"
+    district: str = "南海区"
+
+
+class SessionConfig(_Section):
+    """Inactivity and privacy behaviour of a citizen session."""
+
+    inactivity_timeout_s: float = Field(90.0, gt=5, le=1800)
+    warning_s: float = Field(20.0, gt=1, le=300)
+    elderly_timeout_factor: float = Field(2.0, ge=1, le=5)
+    per_screen_timeout_s: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _warning_shorter(self) -> SessionConfig:
+        if self.warning_s >= self.inactivity_timeout_s:
+            raise ValueError("warning_s must be shorter than inactivity_timeout_s")
+        return self
+
+
+class UiConfig(_Section):
+    """The touchscreen."""
+
+    fullscreen: bool = True
+    width: int = Field(1080, ge=320)
+    height: int = Field(1920, ge=240)
+    default_language: Language = "zh_CN"
+    languages: list[Language] = Field(default_factory=lambda: ["zh_CN", "zh_HK", "en"])
+    voice: bool = True
+    simulation_dock: bool = False
+    lockdown: bool = True
+
+
+class FleetConfig(_Section):
+    """The device-twin agent (MQTT)."""
+
+    enabled: bool = False
+    broker_host: str = "127.0.0.1"
+    broker_port: int = Field(1883, ge=1, le=65535)
+    tls: bool = False
+    trust_key_file: str | None = None
+
+
+class LoggingConfig(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: str | None = None
+
+
+class KioskConfig(_Section):
+    """The whole configuration of one kiosk."""
+
+    profile: Literal["simulation", "production"] = "simulation"
+    kiosk: KioskIdentity = Field(default_factory=KioskIdentity)  # type: ignore[arg-type]
+    session: SessionConfig = Field(default_factory=SessionConfig)  # type: ignore[arg-type]
+    ui: UiConfig = Field(default_factory=UiConfig)
+    idcard: IdCardConfig = Field(default_factory=IdCardConfig)  # type: ignore[arg-type]
+    qr: QrConfig = Field(default_factory=QrConfig)  # type: ignore[arg-type]
+    camera: CameraConfig = Field(default_factory=CameraConfig)  # type: ignore[arg-type]
+    face: FaceConfig = Field(default_factory=FaceConfig)  # type: ignore[arg-type]
+    printer: PrinterConfig = Field(default_factory=PrinterConfig)  # type: ignore[arg-type]
+    backend: BackendConfig = Field(default_factory=BackendConfig)  # type: ignore[arg-type]
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)  # type: ignore[arg-type]
+    fleet: FleetConfig = Field(default_factory=FleetConfig)  # type: ignore[arg-type]
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    var_dir: str = Field("var", description="where the kiosk keeps its state (no personal data)")
+
+    @model_validator(mode="after")
+    def _production_has_no_simulators(self) -> KioskConfig:
+        if self.profile == "production":
+            for name, url in (("idcard.port", self.idcard.port), ("qr.port", self.qr.port),
+                              ("camera.source", self.camera.source)):
+                if url and url.startswith("sim://"):
+                    raise ValueError(f"{name}: simulator {url!r} is not allowed in production")
+            if self.ui.simulation_dock:
+                raise ValueError("ui.simulation_dock is not allowed in production")
+        return self

@@ -1,0 +1,89 @@
+"""Everything personal a session holds, in memory only, and its wipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from kiosk.backend.contract import (
+    ApplicationReceipt,
+    CardIdentity,
+    Certificate,
+    Delivery,
+    Holder,
+    Matter,
+    PreparedApplication,
+)
+
+
+def _zero(value: Any) -> None:
+    """Overwrite mutable buffers in place before dropping them."""
+    if isinstance(value, bytearray | memoryview):
+        value[:] = bytes(len(value))
+    elif hasattr(value, "fill") and callable(value.fill):  # numpy arrays (frames, encodings)
+        value.fill(0)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _zero(item)
+        value.clear()
+    elif isinstance(value, list):
+        for item in value:
+            _zero(item)
+        value.clear()
+
+
+@dataclass
+class SessionData:
+    """One citizen's session. :meth:`wipe` drops every personal value it holds.
+
+    Buffers (card photo, face frames, encodings) are kept as ``bytearray`` or numpy arrays
+    so the wipe can overwrite them in place; immutable strings are dropped.
+    """
+
+    language: str = "zh_CN"
+    elderly: bool = False
+    matter: Matter | None = None
+    card: CardIdentity | None = None
+    holder: Holder | None = None
+    enterprise: Holder | None = None
+    needs_face: bool = False
+    face_consent: bool = False
+    face_verified: bool = False
+    face_attempts: int = 0
+    reference_photo: bytearray | None = None
+    card_photo: bytearray | None = None
+    face_buffers: list[Any] = field(default_factory=list)
+    certificate_consent: bool = False
+    certificates: list[Certificate] = field(default_factory=list)
+    prepared: PreparedApplication | None = None
+    form: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    receipt: ApplicationReceipt | None = None
+    delivery: Delivery | None = None
+    mail_address: str | None = None
+    rating: str | None = None
+    last_error: str | None = None  # a message key, never personal data
+
+    PREFERENCES = ("language", "elderly")
+
+    @property
+    def identified(self) -> bool:
+        return self.holder is not None and (self.face_verified or not self.needs_face)
+
+    def wipe(self, keep_preferences: bool = False) -> None:
+        """Overwrite and drop everything personal; optionally keep language/elderly."""
+        fresh = SessionData()
+        for f in fields(self):
+            if keep_preferences and f.name in self.PREFERENCES:
+                continue
+            _zero(getattr(self, f.name))
+            setattr(self, f.name, getattr(fresh, f.name))
+
+    def personal_values(self) -> dict[str, Any]:
+        """The fields that hold personal data and are set (for tests and audits)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in self.PREFERENCES
+            and getattr(self, f.name) not in (None, False, 0, [], {}, "")
+        }
