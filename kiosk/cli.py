@@ -24,7 +24,6 @@ DIAG_COMMANDS: dict[str, str] = {
     "qr": "hardware.qr.cli:diag",
     "camera": "hardware.camera.cli:diag_camera",
     "face": "hardware.camera.cli:diag_face",
-    "health": "kiosk.diag.cli:health",
 }
 SIM_COMMANDS: dict[str, str] = {
     "idcard": "hardware.idcard.cli:sim",
@@ -68,7 +67,8 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-@click.group(cls=LazyGroup, lazy=TOP_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=TOP_COMMANDS,
+             context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Government self-service kiosk (政务服务自助终端)."""
 

@@ -145,6 +145,11 @@ class KioskCore:
         try:
             factory = importlib.import_module("kiosk.backend.factory")
             backend: BackendAdapter = factory.create_backend(self.cfg)
+            if self.cfg.profile == "simulation":
+                from kiosk.backend.switch import SwitchableBackend
+
+                # the simulation dock and fault tests cut and restore it like a real outage
+                return SwitchableBackend(backend)  # type: ignore[return-value]
             return backend
         except ModuleNotFoundError as exc:
             log.error("backend adapter not installed (%s)", exc.name)

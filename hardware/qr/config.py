@@ -19,3 +19,4 @@ class QrConfig(BaseModel):
     trigger: bool = False
     dedup_window_s: float = Field(2.0, ge=0, le=60)
     camera_decode: bool = True
+    max_len: int = Field(512, ge=16, le=4096, description="longest accepted payload, bytes")

@@ -20,6 +20,8 @@ class BackendConfig(BaseModel):
     timeout_s: float = Field(5.0, gt=0)
     retries: int = Field(3, ge=0, le=10)
     verify_tls: bool = True
+    identity_key_file: str = "var/secrets/platform-signing.key"
+    session_ttl_s: float = Field(1800.0, gt=0)
 
 
 class OutboxConfig(BaseModel):

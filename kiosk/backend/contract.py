@@ -39,6 +39,11 @@ class InvalidRequest(BackendError):
     http_status = 422
 
 
+class PayloadTooLarge(InvalidRequest):
+    code = "payload_too_large"
+    http_status = 413
+
+
 class NotFound(BackendError):
     code = "not_found"
     http_status = 404
@@ -149,6 +154,7 @@ class Material(_Model):
     certificate_type: str | None = None  # type code the material is bound to
     paper_only: bool = False
     required: bool = True
+    paper_allowed: bool = True  # False: without a valid certificate the matter cannot go on
 
 
 class FieldSource(_Model):

@@ -50,7 +50,7 @@ class UiConfig(_Section):
     width: int = Field(1080, ge=320)
     height: int = Field(1920, ge=240)
     default_language: Language = "zh_CN"
-    languages: list[Language] = Field(default_factory=lambda: ["zh_CN", "zh_HK", "en"])
+    languages: list[Language] = Field(default_factory=lambda: ["zh_CN", "zh_HK", "en"])  # type: ignore[arg-type]
     voice: bool = True
     simulation_dock: bool = False
     lockdown: bool = True
@@ -75,17 +75,17 @@ class KioskConfig(_Section):
     """The whole configuration of one kiosk."""
 
     profile: Literal["simulation", "production"] = "simulation"
-    kiosk: KioskIdentity = Field(default_factory=KioskIdentity)  # type: ignore[arg-type]
-    session: SessionConfig = Field(default_factory=SessionConfig)  # type: ignore[arg-type]
+    kiosk: KioskIdentity = Field(default_factory=KioskIdentity)
+    session: SessionConfig = Field(default_factory=SessionConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
-    idcard: IdCardConfig = Field(default_factory=IdCardConfig)  # type: ignore[arg-type]
-    qr: QrConfig = Field(default_factory=QrConfig)  # type: ignore[arg-type]
-    camera: CameraConfig = Field(default_factory=CameraConfig)  # type: ignore[arg-type]
-    face: FaceConfig = Field(default_factory=FaceConfig)  # type: ignore[arg-type]
-    printer: PrinterConfig = Field(default_factory=PrinterConfig)  # type: ignore[arg-type]
-    backend: BackendConfig = Field(default_factory=BackendConfig)  # type: ignore[arg-type]
-    outbox: OutboxConfig = Field(default_factory=OutboxConfig)  # type: ignore[arg-type]
-    fleet: FleetConfig = Field(default_factory=FleetConfig)  # type: ignore[arg-type]
+    idcard: IdCardConfig = Field(default_factory=IdCardConfig)
+    qr: QrConfig = Field(default_factory=QrConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    face: FaceConfig = Field(default_factory=FaceConfig)
+    printer: PrinterConfig = Field(default_factory=PrinterConfig)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    fleet: FleetConfig = Field(default_factory=FleetConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     var_dir: str = Field("var", description="where the kiosk keeps its state (no personal data)")
 

@@ -70,6 +70,13 @@ class SessionData:
     def identified(self) -> bool:
         return self.holder is not None and (self.face_verified or not self.needs_face)
 
+    @property
+    def applicant(self) -> Holder | None:
+        """Who applies: the enterprise for an enterprise matter, else the person."""
+        if self.matter is not None and self.matter.category == "enterprise" and self.enterprise:
+            return self.enterprise
+        return self.holder
+
     def wipe(self, keep_preferences: bool = False) -> None:
         """Overwrite and drop everything personal; optionally keep language/elderly."""
         fresh = SessionData()

@@ -83,6 +83,7 @@ class SessionMachine:
         self.session_no = 0
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
+        self._wipe_hooks: list[Callable[[SessionData], None]] = []
         self._last_activity = self.clock.now()
         self.warning = False
         self.history: list[State] = []
@@ -90,6 +91,10 @@ class SessionMachine:
     # -- listeners ------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def on_wipe(self, hook: Callable[[SessionData], None]) -> None:
+        """Run ``hook(data)`` just before a wipe (to end server-side sessions, say)."""
+        self._wipe_hooks.append(hook)
 
     # -- activity and time ----------------------------------------------------------------
     def touch(self) -> None:
@@ -152,6 +157,11 @@ class SessionMachine:
             if target is State.GOODBYE or target is State.ATTRACT and source is not State.ATTRACT:
                 # The journey is over: nothing personal survives past this point.
                 keep = target is State.GOODBYE
+                for hook in list(self._wipe_hooks):
+                    try:
+                        hook(self.data)
+                    except Exception:  # the wipe itself must always happen
+                        log.exception("wipe hook failed")
                 self.data.wipe(keep_preferences=keep)
                 wiped = True
             if target is State.ATTRACT and source is not State.ATTRACT:
@@ -222,10 +232,10 @@ class SessionMachine:
             return State.CERTIFICATES
         if event is Event.SELECT_MATTER and state is State.HOME and "matter" not in payload:
             raise InvalidTransition(event, state)
-        target = TRANSITIONS.get((event, state))
-        if target is None:
+        found = TRANSITIONS.get((event, state))
+        if found is None:
             raise InvalidTransition(event, state)
-        return target
+        return found
 
     def _store(self, event: Event, payload: dict[str, Any]) -> None:
         d = self.data

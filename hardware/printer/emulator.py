@@ -1,0 +1,343 @@
+"""An AppSocket (raw TCP, "port 9100", JetDirect) printer emulator with injectable faults.
+
+AppSocket has no framing: the host connects, streams the document, half-closes its side, and
+waits for the printer to close (CUPS' ``socket`` backend does exactly this). The emulator stores
+each complete job as ``job-NNNN.prn`` in its spool directory, written atomically, so a test or
+the demo sees what a real printer would have printed.
+
+Faults (set at run time with :meth:`PrinterEmulator.set_fault`):
+
+``offline``
+    the listening socket is closed: connections are refused (printer switched off / unplugged).
+``hang``
+    connections are accepted but never read nor closed (a wedged printer); CUPS' job stays
+    "processing" until someone cancels it.
+``paper_out``
+    the emulator reads the first ``paper_out_after`` bytes of a job and resets the connection
+    (the printer ran out of paper mid-job). What it received is kept as ``job-NNNN.partial``.
+
+Control from another process: pass ``control_port`` (0 picks a free port). The control socket
+on 127.0.0.1 takes one line per connection and answers one line:
+
+* ``FAULT offline|hang|paper_out|none`` -> ``OK <fault>`` (or ``ERR <reason>``)
+* ``STATUS`` -> a JSON object ``{"fault": ..., "port": ..., "jobs": n, "partial": n}``
+
+:func:`control` is the client; ``kiosk sim printer --control-port C --set-fault F`` uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import selectors
+import socket
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger("hardware.printer.emulator")
+
+FAULTS = ("offline", "hang", "paper_out")
+
+
+class PrinterEmulator:
+    """An AppSocket printer on 127.0.0.1 that spools every job to a file."""
+
+    def __init__(self, spool_dir: str | os.PathLike[str], port: int = 0, *,
+                 host: str = "127.0.0.1", control_port: int | None = None,
+                 fault: str | None = None, paper_out_after: int = 64) -> None:
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
+        self.spool_dir = Path(spool_dir)
+        self.host = host
+        self._port = port
+        self._control_port = control_port
+        self.paper_out_after = paper_out_after
+        self._fault = fault
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._listener: socket.socket | None = None
+        self._control: socket.socket | None = None
+        self._selector: selectors.BaseSelector | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._workers: set[threading.Thread] = set()
+        self._open_conns: set[socket.socket] = set()
+        self._seq = 0
+        self.active = 0  # connections currently being served
+        self.accepted = 0  # connections accepted since start
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def control_port(self) -> int | None:
+        return self._control_port
+
+    @property
+    def fault(self) -> str | None:
+        return self._fault
+
+    def start(self) -> PrinterEmulator:
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._seq = max((_job_number(p) for p in self.spool_dir.glob("job-*")), default=0)
+        self._stop.clear()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        if self._fault != "offline":
+            self._open_listener()
+        elif self._port == 0:
+            raise ValueError("an emulator starting offline needs a fixed port")
+        if self._control_port is not None:
+            ctl = _bind(self.host, self._control_port)
+            self._control_port = ctl.getsockname()[1]
+            self._control = ctl
+            self._selector.register(ctl, selectors.EVENT_READ, "control")
+        self._thread = threading.Thread(target=self._serve, name="printer-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; connections in progress are reset (like a printer switched off)."""
+        self._stop.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        with self._cond:
+            conns = list(self._open_conns)
+            workers = list(self._workers)
+            self._cond.notify_all()
+        for conn in conns:  # wake blocked reads; the workers then reset the connections
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.shutdown(socket.SHUT_RD)
+        for worker in workers:
+            worker.join(5)
+        for sock in (self._listener, self._control, self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
+        self._listener = self._control = self._wake_r = self._wake_w = None
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+
+    def __enter__(self) -> PrinterEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- faults ---------------------------------------------------------------------------
+    def set_fault(self, fault: str | None) -> None:
+        """Inject ``offline``, ``hang`` or ``paper_out``; ``None`` clears the fault."""
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
+        with self._cond:
+            previous, self._fault = self._fault, fault
+            self._cond.notify_all()
+        if previous != fault:
+            log.info("emulator fault: %s -> %s", previous, fault)
+            self._wake()  # the serving thread opens/closes the listener
+            if previous == "hang":  # release wedged connections like a printer reset
+                with self._cond:
+                    self._cond.notify_all()
+
+    # -- spool ----------------------------------------------------------------------------
+    def jobs(self) -> list[Path]:
+        """Completed jobs, oldest first."""
+        return sorted(self.spool_dir.glob("job-*.prn"), key=_job_number)
+
+    def partial_jobs(self) -> list[Path]:
+        """What was received of jobs cut short by ``paper_out``."""
+        return sorted(self.spool_dir.glob("job-*.partial"), key=_job_number)
+
+    def wait_for_jobs(self, n: int, timeout: float) -> bool:
+        """Wait until at least ``n`` complete jobs are in the spool."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.jobs()) >= n, timeout)
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Wait until ``predicate()`` holds; it is re-evaluated on every emulator event."""
+        with self._cond:
+            return self._cond.wait_for(predicate, timeout)
+
+    def status(self) -> dict[str, object]:
+        return {"fault": self._fault, "port": self._port, "jobs": len(self.jobs()),
+                "partial": len(self.partial_jobs()), "active": self.active}
+
+    # -- serving --------------------------------------------------------------------------
+    def _open_listener(self) -> None:
+        sock = _bind(self.host, self._port)
+        self._port = sock.getsockname()[1]
+        self._listener = sock
+        assert self._selector is not None
+        self._selector.register(sock, selectors.EVENT_READ, "print")
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            assert self._selector is not None
+            self._selector.unregister(self._listener)
+            self._listener.close()
+            self._listener = None
+
+    def _wake(self) -> None:
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
+
+    def _serve(self) -> None:
+        assert self._selector is not None
+        while not self._stop.is_set():
+            if self._fault == "offline":
+                self._close_listener()
+            elif self._listener is None:
+                try:
+                    self._open_listener()
+                except OSError as exc:  # port taken meanwhile: stay offline, say so
+                    log.error("emulator cannot listen again on %s: %s", self._port, exc)
+            for key, _ in self._selector.select(timeout=None):
+                if key.data == "wake":
+                    with contextlib.suppress(BlockingIOError):
+                        self._wake_r.recv(512)  # type: ignore[union-attr]
+                elif key.data == "print" and self._listener is not None:
+                    self._accept_job()
+                elif key.data == "control" and self._control is not None:
+                    self._accept_control()
+
+    def _accept_job(self) -> None:
+        assert self._listener is not None
+        try:
+            conn, _ = self._listener.accept()
+        except OSError:
+            return
+        with self._cond:
+            self.accepted += 1
+            self.active += 1
+            self._open_conns.add(conn)
+            fault = self._fault
+            worker = threading.Thread(target=self._job, args=(conn, fault), daemon=True,
+                                      name="printer-emulator-job")
+            self._workers.add(worker)
+            self._cond.notify_all()
+        worker.start()
+
+    def _job(self, conn: socket.socket, fault: str | None) -> None:
+        try:
+            if fault == "hang":
+                with self._cond:
+                    self._cond.wait_for(lambda: self._stop.is_set() or self._fault != "hang")
+                if self._stop.is_set():
+                    return
+                fault = self._fault if self._fault != "offline" else None
+            data = bytearray()
+            limit = self.paper_out_after if fault == "paper_out" else None
+            conn.settimeout(30)
+            while limit is None or len(data) < limit:
+                chunk = conn.recv(65536 if limit is None else limit - len(data))
+                if not chunk:
+                    break
+                data += chunk
+            if self._stop.is_set():  # switched off mid-job: nothing printed
+                _reset(conn)
+                return
+            if limit is not None:
+                self._store(bytes(data), ".partial")
+                _reset(conn)
+                return
+            if data:  # an empty connection is a status probe, not a job
+                self._store(bytes(data), ".prn")
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        except OSError as exc:
+            log.info("emulator: job connection failed: %s", exc)
+        finally:
+            conn.close()
+            with self._cond:
+                self.active -= 1
+                self._open_conns.discard(conn)
+                self._workers.discard(threading.current_thread())
+                self._cond.notify_all()
+
+    def _store(self, data: bytes, suffix: str) -> None:
+        with self._cond:
+            self._seq += 1
+            name = f"job-{self._seq:04d}"
+        tmp = self.spool_dir / f".{name}.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.spool_dir / f"{name}{suffix}")
+        with self._cond:
+            self._cond.notify_all()
+
+    def _accept_control(self) -> None:
+        assert self._control is not None
+        try:
+            conn, _ = self._control.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(2)
+            try:
+                line = conn.makefile("rb").readline(256).decode("ascii", "replace").strip()
+                conn.sendall((self._command(line) + "\n").encode())
+            except OSError:
+                return
+
+    def _command(self, line: str) -> str:
+        words = line.split()
+        if words[:1] == ["STATUS"]:
+            return json.dumps(self.status())
+        if words[:1] == ["FAULT"] and len(words) == 2:
+            fault = None if words[1].lower() == "none" else words[1]
+            try:
+                self.set_fault(fault)
+            except ValueError as exc:
+                return f"ERR {exc}"
+            return f"OK {words[1]}"
+        return "ERR unknown command"
+
+
+def control(port: int, command: str, timeout: float = 2.0, host: str = "127.0.0.1") -> str:
+    """Send one control command to a running emulator and return its one-line answer."""
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(command.strip().encode("ascii") + b"\n")
+        return sock.makefile("rb").readline(4096).decode("utf-8").strip()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(8)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def _reset(conn: socket.socket) -> None:
+    """Close with RST (SO_LINGER 0), as a printer losing power would."""
+    with contextlib.suppress(OSError):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        conn.close()
+
+
+def _job_number(path: Path) -> int:
+    try:
+        return int(path.name.split("-", 1)[1].split(".", 1)[0])
+    except (IndexError, ValueError):
+        return 0

@@ -1,0 +1,1 @@
+"""The reference government platform: e-certificates, matters, applications (SQLAlchemy)."""

@@ -1,0 +1,1 @@
+"""Identity and document codes: signed, expiring payloads carried in QR codes (pure)."""

@@ -1,0 +1,461 @@
+"""The journey controller: device events and citizen intents in, backend work on worker
+threads, session events out.
+
+Screens call the intent methods (they return at once); results arrive as session transitions
+and :class:`Notice` objects, which the UI marshals to its own thread. A result that comes back
+after the session it belongs to has ended is dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hardware.base import Deadline, DeviceError
+from kiosk.backend.contract import (
+    ApplicationReceipt,
+    ApplicationRequest,
+    BackendAdapter,
+    BackendError,
+    CardIdentity,
+    Delivery,
+    FormField,
+    Matter,
+    Rating,
+    Unavailable,
+)
+from kiosk.privacy import pseudonym
+from kiosk.session.data import SessionData
+from kiosk.session.machine import InvalidTransition, SessionMachine, Transition
+from kiosk.session.states import IDENTIFY_FROM, Event, State
+
+if TYPE_CHECKING:
+    from kiosk.core import KioskCore
+
+log = logging.getLogger("kiosk.journey")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the citizen should be told. ``key`` is a message key for the UI's
+    translations; ``params`` never hold personal data."""
+
+    kind: str  # busy | idle | error | info | progress
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+NoticeListener = Callable[[Notice], None]
+
+_PATTERNS = {
+    "digits": r"^\d+$",
+    "phone": r"^1\d{10}$|^0\d{2,3}-?\d{7,8}$",
+    "date": r"^\d{4}-\d{2}-\d{2}$",
+}
+
+
+def validate_form(fields: list[FormField], values: dict[str, str]) -> dict[str, str]:
+    """Field key -> message key of what is wrong; empty when the form can be submitted."""
+    errors: dict[str, str] = {}
+    for f in fields:
+        value = values.get(f.key, "").strip()
+        if not value:
+            if f.required:
+                errors[f.key] = "field_required"
+            continue
+        pattern = f.pattern or _PATTERNS.get(f.input)
+        if pattern and not re.fullmatch(pattern, value):
+            errors[f.key] = f"field_invalid_{f.input}"
+        elif f.input == "choice" and f.choices and value not in f.choices:
+            errors[f.key] = "field_invalid_choice"
+    return errors
+
+
+class Journey:
+    """Glue between devices, backend and the session machine (no Kivy)."""
+
+    def __init__(self, core: KioskCore) -> None:
+        self.core = core
+        self.machine: SessionMachine = core.session
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="journey")
+        self._listeners: list[NoticeListener] = []
+        self._busy = threading.Lock()
+        self.outbox: Any = None
+        self._matters: list[Matter] | None = None
+        self.last_document: bytes | None = None  # what was last printed (demo/test inspection)
+        core.on_device_event(self._on_device_event)
+        self.machine.subscribe(self._on_transition)
+        self.machine.on_wipe(self._on_wipe)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        backend = self.core.backend
+        if backend is None:
+            return
+        try:
+            from kiosk.backend.outbox import Outbox
+        except ModuleNotFoundError:
+            log.warning("no outbox: submissions go straight to the backend")
+            return
+        self.outbox = Outbox(self.core.cfg.outbox, backend)
+        self.outbox.start()
+
+    def stop(self) -> None:
+        if self.outbox is not None:
+            self.outbox.stop()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- notices --------------------------------------------------------------------------
+    def subscribe(self, listener: NoticeListener) -> None:
+        self._listeners.append(listener)
+
+    def notify(self, kind: str, key: str, **params: Any) -> None:
+        notice = Notice(kind, key, params)
+        for listener in list(self._listeners):
+            try:
+                listener(notice)
+            except Exception:
+                log.exception("notice listener failed")
+
+    # -- helpers --------------------------------------------------------------------------
+    @property
+    def backend(self) -> BackendAdapter | None:
+        return self.core.backend
+
+    def _dispatch(self, event: Event, session_no: int | None = None, **payload: Any) -> bool:
+        """Dispatch unless the session changed meanwhile or the event no longer applies."""
+        if session_no is not None and session_no != self.machine.session_no:
+            log.info("dropping %s for an ended session", event)
+            return False
+        try:
+            self.machine.dispatch(event, **payload)
+        except InvalidTransition as exc:
+            log.info("ignored: %s", exc)
+            return False
+        return True
+
+    def _work(self, key: str, fn: Callable[[int], None]) -> Future[None]:
+        """Run ``fn(session_no)`` on a worker with busy/idle notices and error mapping."""
+        session_no = self.machine.session_no
+        self.notify("busy", key)
+
+        def run() -> None:
+            try:
+                fn(session_no)
+            except BackendError as exc:
+                log.warning("%s: backend said %s", key, exc.code)
+                if session_no == self.machine.session_no:
+                    code = "backend_down" if isinstance(exc, Unavailable) else exc.code
+                    self.notify("error", code)
+            except DeviceError as exc:
+                log.warning("%s: device said %s/%s", key, exc.code, exc.detail)
+                if session_no == self.machine.session_no:
+                    self.notify("error", exc.detail)
+            except Exception:
+                log.exception("%s failed", key)
+                if session_no == self.machine.session_no:
+                    self.notify("error", "internal_error")
+            finally:
+                self.notify("idle", key)
+
+        return self._pool.submit(run)
+
+    def _need_backend(self) -> BackendAdapter:
+        if self.core.backend is None:
+            raise Unavailable("no backend")
+        return self.core.backend
+
+    # -- catalogue ------------------------------------------------------------------------
+    def matters(self) -> list[Matter]:
+        """The matter catalogue (cached; call from a worker thread the first time)."""
+        if self._matters is None:
+            self._matters = self._need_backend().list_matters()
+        return self._matters
+
+    def matter(self, matter_id: str) -> Matter:
+        for m in self.matters():
+            if m.id == matter_id:
+                return m
+        raise KeyError(matter_id)
+
+    # -- intents (called from the UI) ----------------------------------------------------
+    def start_session(self) -> bool:
+        return self._dispatch(Event.START)
+
+    def touch(self) -> None:
+        self.machine.touch()
+
+    def select_matter(self, matter_id: str) -> bool:
+        matter = self.matter(matter_id)
+        if self.core.matter_blockers(matter):
+            self.notify("error", "matter_unavailable", reasons=self.core.matter_blockers(matter))
+            return False
+        return self._dispatch(Event.SELECT_MATTER, matter=matter)
+
+    def begin(self) -> bool:
+        return self._dispatch(Event.BEGIN)
+
+    def back(self) -> bool:
+        return self._dispatch(Event.BACK)
+
+    def cancel(self) -> bool:
+        return self._dispatch(Event.CANCEL)
+
+    def finish(self) -> bool:
+        return self._dispatch(Event.FINISH)
+
+    def give_face_consent(self) -> bool:
+        return self._dispatch(Event.FACE_CONSENT_GIVEN)
+
+    def decline_face(self) -> bool:
+        return self._dispatch(Event.FACE_DECLINED)
+
+    def give_consent(self) -> Future[None]:
+        def work(session_no: int) -> None:
+            d = self.machine.data
+            backend = self._need_backend()
+            holder = d.applicant
+            if d.matter is None or holder is None:
+                return
+            certificates = backend.list_certificates(holder.ref)
+            prepared = backend.prepare_application(d.matter.id, holder.ref)
+            self._dispatch(Event.CONSENT_GIVEN, session_no, certificates=certificates,
+                           prepared=prepared)
+
+        return self._work("loading_certificates", work)
+
+    def decline_consent(self) -> bool:
+        return self._dispatch(Event.CONSENT_DECLINED)
+
+    def continue_to_form(self) -> bool:
+        return self._dispatch(Event.CONTINUE)
+
+    def form_values(self) -> dict[str, str]:
+        """Pre-filled values merged with what the citizen typed so far."""
+        d = self.machine.data
+        values = {p.key: p.value for p in d.prepared.prefilled} if d.prepared else {}
+        values.update(d.form)
+        return values
+
+    def submit_form(self, values: dict[str, str]) -> dict[str, str]:
+        """Validate and move to review; returns field errors (empty on success)."""
+        d = self.machine.data
+        if d.matter is None:
+            return {"_": "no_matter"}
+        merged = {**self.form_values(), **{k: v.strip() for k, v in values.items()}}
+        errors = validate_form(d.matter.fields, merged)
+        if not errors:
+            self._dispatch(Event.FORM_DONE, form=merged)
+        return errors
+
+    def submit(self) -> Future[None] | None:
+        d = self.machine.data
+        holder = d.applicant
+        if self.machine.state is not State.REVIEW or d.matter is None or holder is None:
+            return None
+        key = d.idempotency_key or uuid.uuid4().hex
+        if not self._dispatch(Event.SUBMIT, idempotency_key=key):
+            return None
+        matter = d.matter
+        materials = d.prepared.materials if d.prepared else []
+        attachments = [m.certificate_identifier for m in materials if m.certificate_identifier]
+        delivery = Delivery.PRINT if Delivery.PRINT in matter.delivery else matter.delivery[0]
+        request = ApplicationRequest(
+            idempotency_key=key, matter_id=matter.id, holder_ref=holder.ref,
+            kiosk_id=self.core.cfg.kiosk.id, form=dict(d.form), attachments=attachments,
+            delivery=delivery)
+
+        def work(session_no: int) -> None:
+            try:
+                if self.outbox is not None:
+                    receipt: ApplicationReceipt = self.outbox.submit(request)
+                else:
+                    receipt = self._need_backend().submit_application(request)
+            except BackendError as exc:
+                self._dispatch(Event.SUBMIT_FAILED, session_no, error=exc.code)
+                raise
+            self._dispatch(Event.SUBMITTED, session_no, receipt=receipt)
+
+        return self._work("submitting", work)
+
+    def choose_delivery(self) -> bool:
+        return self._dispatch(Event.CHOOSE_DELIVERY)
+
+    def deliver(self, method: Delivery, mail_address: str | None = None) -> Future[None] | None:
+        if method is not Delivery.PRINT:
+            if method is Delivery.MAIL and not (mail_address or "").strip():
+                self.notify("error", "mail_address_required")
+                return None
+            self._dispatch(Event.DELIVERED, delivery=method, mail_address=mail_address)
+            return None
+
+        def work(session_no: int) -> None:
+            receipt = self.machine.data.receipt
+            if receipt is None:
+                return
+            pdf = self._document_for(receipt)
+            printer = self.core.device("printer")
+            if printer is None or not printer.status.usable:
+                self.notify("error", "printer_down")
+                return
+            outcome = printer.print_document(  # type: ignore[attr-defined]
+                f"{receipt.application_no}:result", pdf, f"{receipt.application_no}")
+            self.last_document = pdf
+            if outcome.state in ("completed", "duplicate"):
+                self._dispatch(Event.DELIVERED, session_no, delivery=Delivery.PRINT)
+            else:
+                self.notify("error", outcome.message_key or f"print_{outcome.state}")
+
+        return self._work("printing", work)
+
+    def _document_for(self, receipt: ApplicationReceipt) -> bytes:
+        backend = self._need_backend()
+        if receipt.result_available:
+            return backend.result_document(receipt.application_no)
+        from kiosk.documents import receipt_pdf
+
+        matter = self.machine.data.matter
+        return receipt_pdf(receipt, matter, self.core.cfg)
+
+    def rate(self, score: str, reasons: list[str] | None = None) -> Future[None]:
+        def work(session_no: int) -> None:
+            receipt = self.machine.data.receipt
+            if receipt is not None and not receipt.application_no.startswith("P-"):
+                try:
+                    self._need_backend().rate(Rating(application_no=receipt.application_no,
+                                                     score=score,  # type: ignore[arg-type]
+                                                     reasons=reasons or []))
+                except BackendError as exc:  # a lost rating must not hold the citizen up
+                    log.warning("rating not recorded: %s", exc.code)
+            self._dispatch(Event.RATED, session_no, score=score)
+
+        return self._work("rating", work)
+
+    # -- identification ------------------------------------------------------------------
+    def handle_card(self, card: Any) -> Future[None] | None:
+        """A card was read (an ``IdCardData``); check it and identify the holder."""
+        if self.machine.state not in IDENTIFY_FROM:
+            return None
+        if self.machine.state is State.ATTRACT:
+            self._dispatch(Event.START)
+        today = dt.date.today()
+        if not card.id_number_valid:
+            self.notify("error", "card_invalid")
+            return None
+        if card.valid_to is not None and card.valid_to < today:
+            self.notify("error", "card_expired")
+            return None
+
+        def work(session_no: int) -> None:
+            backend = self._need_backend()
+            identity = CardIdentity(card_type=card.card_type, name=card.name,
+                                    id_number=card.id_number, valid_from=card.valid_from,
+                                    valid_to=card.valid_to)
+            holder = backend.check_identity(identity)
+            log.info("card accepted for %s", pseudonym(holder.ref))
+            needs_face = self._face_required()
+            if needs_face is None:
+                self.notify("error", "face_unavailable")
+                return
+            self._dispatch(Event.CARD_ACCEPTED, session_no, holder=holder, card=identity,
+                           needs_face=needs_face)
+
+        return self._work("checking_identity", work)
+
+    def _face_required(self) -> bool | None:
+        """True: verify the face; False: no face step; None: needed but impossible now."""
+        if not self.core.cfg.face.enabled:
+            return False
+        camera = self.core.device("camera")
+        if camera is None or not camera.status.usable:
+            return None
+        return True
+
+    def handle_code(self, data: str) -> Future[None] | None:
+        """A QR code was scanned: an identity code at identify time, else a document code."""
+        if self.machine.state not in IDENTIFY_FROM:
+            return None
+
+        def work(session_no: int) -> None:
+            backend = self._need_backend()
+            holder = backend.verify_identity_code(data)
+            if self.machine.state is State.ATTRACT:
+                self._dispatch(Event.START, session_no)
+            self._dispatch(Event.IDENTIFIED, session_no, holder=holder)
+
+        return self._work("checking_code", work)
+
+    def _start_face(self) -> None:
+        def work(session_no: int) -> None:
+            d = self.machine.data
+            if d.holder is None:
+                return
+            camera = self.core.device("camera")
+            if camera is None:
+                self._dispatch(Event.FACE_FAILED, session_no, error="face_unavailable")
+                return
+            reference = self._need_backend().reference_photo(d.holder.ref)
+            if reference is None:
+                self._dispatch(Event.FACE_FAILED, session_no, error="no_reference_photo")
+                return
+            d.reference_photo = bytearray(reference)
+            from hardware.camera.verify import FaceVerifier
+
+            cfg = self.core.cfg.face
+            deadline = Deadline(cfg.deadline_s)
+            self.machine.on_wipe(lambda _d: deadline.cancel.set())
+            frames = lambda: camera.latest_frame(1.0)  # type: ignore[attr-defined]  # noqa: E731
+            if cfg.liveness:
+                from hardware.camera.liveness import LivenessChecker
+
+                live = LivenessChecker(cfg).run(
+                    frames, deadline, lambda c: self.notify("progress", f"challenge_{c}"))
+                if not live.passed:
+                    self._dispatch(Event.FACE_FAILED, session_no, error="liveness_failed")
+                    return
+            result = FaceVerifier(cfg).verify(
+                frames, bytes(d.reference_photo), deadline,
+                lambda step: self.notify("progress", f"face_{step}"))
+            if result.match:
+                self._dispatch(Event.FACE_VERIFIED, session_no)
+            else:
+                self._dispatch(Event.FACE_FAILED, session_no,
+                               error=result.reason or "face_mismatch")
+
+        self._work("verifying_face", work)
+
+    # -- events from devices and the machine ---------------------------------------------
+    def _on_device_event(self, device: str, event: Any) -> None:
+        kind = getattr(event, "kind", None)
+        if kind == "card_read":
+            self.handle_card(event.card)
+        elif kind == "card_removed":
+            self.notify("info", "card_removed")
+        elif kind == "card_error":
+            if self.machine.state in IDENTIFY_FROM:
+                self.notify("error", f"card_{event.code}")
+        elif kind == "code_scanned":
+            self.handle_code(event.data)
+        elif kind == "scan_rejected":
+            self.notify("error", "code_unreadable")
+
+    def _on_transition(self, transition: Transition, machine: SessionMachine) -> None:
+        if transition.target is State.FACE and transition.source is not State.FACE:
+            self._start_face()
+
+    def _on_wipe(self, data: SessionData) -> None:
+        backend = self.core.backend
+        for holder in (data.holder, data.enterprise):
+            if holder is not None and backend is not None:
+                try:
+                    backend.end_session(holder.ref)
+                except BackendError as exc:
+                    log.warning("end_session: %s", exc.code)
+        self.last_document = None

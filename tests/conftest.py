@@ -1,0 +1,34 @@
+"""Fixtures shared by the whole suite. Peers (pty simulators, cupsd, Xvfb, PostgreSQL) are
+started by the fixtures of each area's own conftest; a peer that cannot start fails its tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("KIVY_NO_ARGS", "1")
+os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Any]:
+    """Build a KioskConfig (simulation profile) whose state lives under ``tmp_path``."""
+    from kiosk.config import load_config
+
+    def build(profile: str = "simulation", **overrides: str) -> Any:
+        var = tmp_path / "var"
+        environ = {
+            "KIOSK__VAR_DIR": str(var),
+            "KIOSK__BACKEND__DB": str(var / "platform.sqlite"),
+            "KIOSK__OUTBOX__PATH": str(var / "outbox.sqlite"),
+            "KIOSK__OUTBOX__KEY_FILE": str(var / "secrets" / "outbox.key"),
+            "KIOSK__PRINTER__STATE_DIR": str(var / "printer"),
+        }
+        environ.update({f"KIOSK__{k.upper()}": v for k, v in overrides.items()})
+        return load_config(profile=profile, environ=environ)
+
+    return build
