@@ -1,0 +1,79 @@
+"""Camera decoding on generated frames, region of interest, and the worker-thread watcher."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from hardware.qr.camera_decode import CameraQrWatcher, FrameDecoder
+from hardware.qr.events import CodeScanned
+from hardware.qr.testframes import HEIGHT, WIDTH, frames, make_frame
+
+from .conftest import Collector
+
+
+def test_decodes_generated_frames_with_and_without_fallback() -> None:
+    test_frames = list(frames(seed=7, count=12))
+    kiosk = FrameDecoder()
+    hits = sum(f.text in [c.data for c in kiosk.decode(f.frame)] for f in test_frames)
+    assert hits >= 11
+    zbar_only = FrameDecoder(fallback=None)
+    hits_zbar = sum(f.text in [c.data for c in zbar_only.decode(f.frame)] for f in test_frames)
+    assert hits_zbar >= 9 and "zxing" not in zbar_only.stats
+
+
+def test_frames_are_deterministic_and_sized() -> None:
+    a, b = make_frame(3, 5), make_frame(3, 5)
+    assert a.frame.shape == (HEIGHT, WIDTH, 3) and np.array_equal(a.frame, b.frame)
+    assert -30 <= a.angle <= 30 and a.text == b.text
+
+
+def test_rect_is_in_frame_pixels_and_roi_limits_search() -> None:
+    tf = next(f for f in frames(seed=11, count=10) if f.blur == 0 and f.noise == 0)
+    codes = FrameDecoder().decode(tf.frame)
+    assert [c.data for c in codes] == [tf.text]
+    x, y, w, h = codes[0].rect
+    assert 0 <= x < WIDTH and 0 <= y < HEIGHT and w > 50 and h > 50
+    roi = (max(0, x - 40), max(0, y - 40), w + 80, h + 80)
+    assert [c.data for c in FrameDecoder().decode(tf.frame, roi)] == [tf.text]
+    in_roi = FrameDecoder().decode(tf.frame, roi)[0].rect
+    assert abs(in_roi[0] - x) <= 4 and abs(in_roi[1] - y) <= 4  # offset back to the frame
+    empty_corner = (0, 0, 40, 40) if x > 60 and y > 60 else (WIDTH - 40, HEIGHT - 40, 40, 40)
+    assert FrameDecoder().decode(tf.frame, empty_corner) == []
+
+
+def test_blank_and_grayscale_frames() -> None:
+    assert FrameDecoder().decode(np.zeros((HEIGHT, WIDTH, 3), np.uint8)) == []
+    tf = make_frame(7, 2)
+    gray = tf.frame[:, :, 1].copy()
+    assert FrameDecoder().decode(gray, (0, 0, 0, 0)) == []
+
+
+def test_watcher_emits_once_per_code_off_the_calling_thread(collector: Collector) -> None:
+    tf = make_frame(7, 0)
+    served = threading.Event()
+    count = [0]
+    threads: set[str] = set()
+
+    def source() -> np.ndarray | None:
+        threads.add(threading.current_thread().name)
+        count[0] += 1
+        if count[0] > 3:
+            served.set()
+            return None
+        return tf.frame
+
+    def emit(event: object) -> None:
+        threads.add(threading.current_thread().name)
+        collector(event)
+
+    w = CameraQrWatcher(source, emit, dedup_window_s=30, interval_s=0.01)
+    w.start()
+    try:
+        assert served.wait(20)
+        evs = collector.wait_count(1)
+    finally:
+        w.stop()
+    assert evs == [CodeScanned(tf.text, "camera")]  # three frames, one event
+    assert w.frames == 3 and threads == {"qr-camera"}
