@@ -20,3 +20,8 @@ class PrinterConfig(BaseModel):
     probe_timeout_s: float = Field(2.0, gt=0)
     emulator_port: int | None = Field(None, description="simulation: AppSocket emulator port")
     state_dir: str = "var/printer"
+    probe_device: bool = Field(True, description="also probe socket:// devices' TCP port "
+                               "when idle (CUPS cannot see an unplugged AppSocket printer)")
+    poll_interval_s: float = Field(2.0, gt=0, le=60, description="status polling period")
+    debounce_s: float = Field(5.0, ge=0, le=120,
+                              description="how long a vanished queue/cupsd keeps its last state")

@@ -7,16 +7,20 @@ The system cupsd, if any, is not touched.
 
 As root, cupsd runs its filters and backends as ``User lp``/``Group lp``; the private
 directories are made world-traversable (0755, temp 1777) for that reason. Queues are raw
-(no PPD, no filters): the document bytes go to the device unchanged.
+(no PPD, no filters): the document bytes go to the device unchanged. cupsd gets SIGTERM
+when the thread that started it exits (PR_SET_PDEATHSIG), so a crashed kiosk or test run
+leaves no orphan; still call :meth:`PrivateCupsd.cleanup` (or ``printer.close()``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import grp
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -60,6 +64,10 @@ Timeout 30
   Allow from 127.0.0.1
 </Location>
 <Policy default>
+  JobPrivateAccess all
+  JobPrivateValues none
+  SubscriptionPrivateAccess all
+  SubscriptionPrivateValues none
   <Limit All>
     Order allow,deny
     Allow from 127.0.0.1
@@ -78,7 +86,7 @@ class PrivateCupsd:
     def __init__(self, root: str | os.PathLike[str] | None = None, port: int | None = None,
                  *, log_level: str = "info") -> None:
         self._own_root = root is None
-        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="kiosk-cupsd-"))
+        self.root = Path(root if root is not None else tempfile.mkdtemp(prefix="kiosk-cupsd-"))
         self.port = port or _free_port()
         self.log_level = log_level
         self.proc: subprocess.Popen[bytes] | None = None
@@ -108,7 +116,7 @@ class PrivateCupsd:
                 [CUPSD, "-f", "-c", str(self.root / "cupsd.conf"),
                  "-s", str(self.root / "cups-files.conf")],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=_die_with_parent)
         finally:
             log.close()
         end = time.monotonic() + timeout
@@ -188,7 +196,18 @@ class PrivateCupsd:
                 out += path.read_text(errors="replace").splitlines()[-lines:]
         return "\n".join(out) or "(cupsd wrote no log)"
 
+    def _check_traversable(self) -> None:
+        """Filters and backends run as lp: every parent of the root must be world-searchable."""
+        if os.geteuid() != 0:
+            return
+        for parent in self.root.resolve().parents:
+            if not os.stat(parent).st_mode & 0o001:
+                raise CupsdError(f"{parent} is not world-searchable (mode "
+                                 f"{os.stat(parent).st_mode & 0o777:o}); cupsd's backends run as "
+                                 "lp and could not read the spool: choose another root")
+
     def _write_config(self) -> None:
+        self._check_traversable()
         for sub in ("spool", "spool/tmp", "cache", "state", "log", "ppd"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
             os.chmod(self.root / sub, 0o755)
@@ -217,6 +236,15 @@ class PrivateCupsd:
         except subprocess.TimeoutExpired:
             return False
         return done.returncode == 0 and b"is running" in done.stdout
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the thread that started cupsd exits (no orphaned cupsd)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _free_port() -> int:

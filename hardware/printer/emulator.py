@@ -10,11 +10,16 @@ Faults (set at run time with :meth:`PrinterEmulator.set_fault`):
 ``offline``
     the listening socket is closed: connections are refused (printer switched off / unplugged).
 ``hang``
-    connections are accepted but never read nor closed (a wedged printer); CUPS' job stays
-    "processing" until someone cancels it.
+    connections are accepted but never read (a wedged printer); CUPS' job stays "processing"
+    ("Waiting for printer to finish") until someone cancels it.
 ``paper_out``
-    the emulator reads the first ``paper_out_after`` bytes of a job and resets the connection
-    (the printer ran out of paper mid-job). What it received is kept as ``job-NNNN.partial``.
+    the emulator reads the first ``paper_out_after`` bytes of a job, then stops reading, as an
+    AppSocket printer out of paper does (it has no other way to tell the host). What it
+    received is kept as ``job-NNNN.partial``.
+
+Clearing ``hang``/``paper_out`` resets the stalled connections (a power-cycled printer loses
+the job in progress): a stalled job is never stored as printed. If the host is still writing,
+its write fails and CUPS aborts the job.
 
 Control from another process: pass ``control_port`` (0 picks a free port). The control socket
 on 127.0.0.1 takes one line per connection and answers one line:
@@ -146,10 +151,13 @@ class PrinterEmulator:
             self._cond.notify_all()
         if previous != fault:
             log.info("emulator fault: %s -> %s", previous, fault)
-            self._wake()  # the serving thread opens/closes the listener
-            if previous == "hang":  # release wedged connections like a printer reset
+            if threading.current_thread() is self._thread:
+                self._apply_listener()
+            elif self._thread is not None:
+                self._wake()  # the serving thread opens/closes the listener; wait for it
                 with self._cond:
-                    self._cond.notify_all()
+                    self._cond.wait_for(
+                        lambda: (self._listener is None) == (self._fault == "offline"), 5)
 
     # -- spool ----------------------------------------------------------------------------
     def jobs(self) -> list[Path]:
@@ -189,6 +197,17 @@ class PrinterEmulator:
             self._listener.close()
             self._listener = None
 
+    def _apply_listener(self) -> None:
+        if self._fault == "offline":
+            self._close_listener()
+        elif self._listener is None:
+            try:
+                self._open_listener()
+            except OSError as exc:  # port taken meanwhile: stay offline, say so
+                log.error("emulator cannot listen again on %s: %s", self._port, exc)
+        with self._cond:
+            self._cond.notify_all()
+
     def _wake(self) -> None:
         if self._wake_w is not None:
             with contextlib.suppress(OSError):
@@ -197,13 +216,7 @@ class PrinterEmulator:
     def _serve(self) -> None:
         assert self._selector is not None
         while not self._stop.is_set():
-            if self._fault == "offline":
-                self._close_listener()
-            elif self._listener is None:
-                try:
-                    self._open_listener()
-                except OSError as exc:  # port taken meanwhile: stay offline, say so
-                    log.error("emulator cannot listen again on %s: %s", self._port, exc)
+            self._apply_listener()
             for key, _ in self._selector.select(timeout=None):
                 if key.data == "wake":
                     with contextlib.suppress(BlockingIOError):
@@ -232,25 +245,29 @@ class PrinterEmulator:
 
     def _job(self, conn: socket.socket, fault: str | None) -> None:
         try:
-            if fault == "hang":
-                with self._cond:
-                    self._cond.wait_for(lambda: self._stop.is_set() or self._fault != "hang")
-                if self._stop.is_set():
-                    return
-                fault = self._fault if self._fault != "offline" else None
-            data = bytearray()
-            limit = self.paper_out_after if fault == "paper_out" else None
             conn.settimeout(30)
-            while limit is None or len(data) < limit:
-                chunk = conn.recv(65536 if limit is None else limit - len(data))
+            data = bytearray()
+            if fault == "paper_out":
+                while len(data) < self.paper_out_after:
+                    chunk = conn.recv(self.paper_out_after - len(data))
+                    if not chunk:
+                        break
+                    data += chunk
+            if fault in ("hang", "paper_out"):
+                # A stalled printer stops reading; the host's writes back up. Clearing the
+                # fault resets the printer: the job in progress is lost, never completed.
+                with self._cond:
+                    self._cond.wait_for(lambda: self._stop.is_set() or self._fault != fault)
+                if data:
+                    self._store(bytes(data), ".partial")
+                _reset(conn)
+                return
+            while True:
+                chunk = conn.recv(65536)
                 if not chunk:
                     break
                 data += chunk
             if self._stop.is_set():  # switched off mid-job: nothing printed
-                _reset(conn)
-                return
-            if limit is not None:
-                self._store(bytes(data), ".partial")
                 _reset(conn)
                 return
             if data:  # an empty connection is a status probe, not a job

@@ -369,6 +369,26 @@ class Journey:
 
         return self._work("checking_identity", work)
 
+    def identify_enterprise(self, uscc: str) -> Future[None] | None:
+        """Legal-person identity: the identified representative names the enterprise by its
+        unified social credit code. Sets ``data.enterprise`` and notifies
+        ``info/enterprise_identified`` (IDENTIFIED does not apply once the person has moved
+        on to consent, so the enterprise is stored beside the person, under the lock)."""
+        holder = self.machine.data.holder
+        if holder is None or not self.machine.data.identified:
+            return None
+        code = uscc.strip().upper()
+
+        def work(session_no: int) -> None:
+            enterprise = self._need_backend().check_enterprise(code, holder.ref)
+            with self.machine._lock:  # noqa: SLF001 - a data update, not a transition
+                if session_no != self.machine.session_no:
+                    return
+                self.machine.data.enterprise = enterprise
+            self.notify("info", "enterprise_identified")
+
+        return self._work("checking_enterprise", work)
+
     def _face_required(self) -> bool | None:
         """True: verify the face; False: no face step; None: needed but impossible now."""
         if not self.core.cfg.face.enabled:
@@ -379,15 +399,32 @@ class Journey:
         return True
 
     def handle_code(self, data: str) -> Future[None] | None:
-        """A QR code was scanned: an identity code at identify time, else a document code."""
+        """A QR code was scanned: a document's verification code at any time, an identity
+        code where identification is possible; anything else is refused plainly."""
+        from kiosk.identity.codes import looks_like_identity_code
+        from kiosk.identity.doccodes import looks_like_doc_code
+
+        if looks_like_doc_code(data):
+            def check(session_no: int) -> None:
+                result = self._need_backend().verify_document_code(data)
+                if result.authentic and result.valid:
+                    self.notify("info", "document_authentic", title=result.title)
+                elif result.authentic:
+                    self.notify("error", "document_not_valid", title=result.title)
+                else:
+                    self.notify("error", "document_forged")
+
+            return self._work("checking_document", check)
         if self.machine.state not in IDENTIFY_FROM:
             return None
+        if not looks_like_identity_code(data):
+            self.notify("error", "code_unknown")
+            return None
+        if self.machine.state is State.ATTRACT:
+            self._dispatch(Event.START)
 
         def work(session_no: int) -> None:
-            backend = self._need_backend()
-            holder = backend.verify_identity_code(data)
-            if self.machine.state is State.ATTRACT:
-                self._dispatch(Event.START, session_no)
+            holder = self._need_backend().verify_identity_code(data)
             self._dispatch(Event.IDENTIFIED, session_no, holder=holder)
 
         return self._work("checking_code", work)

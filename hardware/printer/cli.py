@@ -1,0 +1,134 @@
+"""``kiosk diag printer status|test-page`` and ``kiosk sim printer``.
+
+Exit codes: ``status`` 0 when the queue is usable, 1 otherwise; ``test-page`` 0 only when the
+job completed, 1 otherwise; 2 for bad configuration/usage.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hardware.printer.emulator import FAULTS, PrinterEmulator, control
+
+
+def _printer(config_path: str | None, queue: str | None, server: str | None) -> Any:
+    from hardware.printer.driver import CupsPrinter
+    from kiosk.config.loader import ConfigError, load_config
+
+    try:
+        cfg = load_config(config_path)
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+    return CupsPrinter(cfg.printer, server=server, queue=queue, kiosk_id=cfg.kiosk.id)
+
+
+def _emit(data: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for key, value in data.items():
+            click.echo(f"{key}: {value}")
+
+
+@click.group("printer")
+def diag() -> None:
+    """CUPS printer: status and a test page."""
+
+
+_common = [
+    click.option("--printer", "queue", default=None, help="CUPS queue (default: printer.queue)"),
+    click.option("--server", default=None, help="CUPS server host:port (default: config)"),
+    click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None),
+    click.option("--json", "as_json", is_flag=True, help="machine-readable output"),
+]
+
+
+def _with_common(fn: Any) -> Any:
+    for option in reversed(_common):
+        fn = option(fn)
+    return fn
+
+
+@diag.command("status")
+@_with_common
+def status(queue: str | None, server: str | None, config_path: str | None,
+           as_json: bool) -> None:
+    """Queue, state, reasons, reachable, jobs pending."""
+    printer = _printer(config_path, queue, server)
+    try:
+        report = printer.status_report()
+    finally:
+        printer.close()
+    _emit(report, as_json)
+    sys.exit(0 if report["status"] in ("online", "busy", "user_error") else 1)
+
+
+@diag.command("test-page")
+@_with_common
+@click.option("--timeout", type=click.FloatRange(min=0.5), default=30.0, show_default=True,
+              help="seconds until the job is canceled and reported as timeout")
+def test_page(queue: str | None, server: str | None, config_path: str | None, as_json: bool,
+              timeout: float) -> None:
+    """Print a test page and follow it: completed | aborted | canceled | timeout."""
+    printer = _printer(config_path, queue, server)
+    try:
+        outcome = printer.test_page(timeout)
+    finally:
+        printer.close()
+    data = {"job_id": outcome.job_id, "state": outcome.state,
+            "elapsed_ms": round(outcome.elapsed_ms, 1)}
+    if not as_json and outcome.message_key:
+        data["message"] = outcome.message_key
+    _emit(data, as_json)
+    sys.exit(0 if outcome.state == "completed" else 1)
+
+
+@click.command("printer")
+@click.option("--port", type=int, default=9100, show_default=True, help="AppSocket port")
+@click.option("--spool", type=click.Path(file_okay=False), default="var/printer-spool",
+              show_default=True, help="where each job is stored as job-NNNN.prn")
+@click.option("--control-port", type=int, default=None,
+              help="line-based control socket (FAULT <name|none>, STATUS)")
+@click.option("--fault", type=click.Choice(FAULTS), default=None, help="start with a fault")
+@click.option("--set-fault", type=click.Choice([*FAULTS, "none"]), default=None,
+              help="client mode: set the fault of a running emulator (needs --control-port)")
+@click.option("--cupsd-queue", default=None,
+              help="also start a private cupsd with this raw queue in front of the emulator")
+def sim(port: int, spool: str, control_port: int | None, fault: str | None,
+        set_fault: str | None, cupsd_queue: str | None) -> None:
+    """An AppSocket (port 9100) printer emulator with faults: offline, hang, paper_out."""
+    if set_fault is not None:
+        if control_port is None:
+            raise click.UsageError("--set-fault needs --control-port")
+        answer = control(control_port, f"FAULT {set_fault}")
+        click.echo(answer)
+        sys.exit(0 if answer.startswith("OK") else 1)
+    emulator = PrinterEmulator(Path(spool), port, control_port=control_port, fault=fault)
+    emulator.start()
+    cupsd = None
+    if cupsd_queue:
+        from hardware.printer.cupsd import PrivateCupsd
+
+        cupsd = PrivateCupsd().start()
+        cupsd.add_raw_queue(cupsd_queue, f"socket://127.0.0.1:{emulator.port}")
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    info = {"port": emulator.port, "control_port": emulator.control_port, "spool": spool,
+            "cups_server": cupsd.server if cupsd else None, "queue": cupsd_queue}
+    click.echo(json.dumps(info), nl=True)
+    sys.stdout.flush()
+    try:
+        done.wait()
+    finally:
+        if cupsd is not None:
+            cupsd.cleanup()
+        emulator.stop()

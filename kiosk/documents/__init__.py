@@ -1,0 +1,58 @@
+"""Documents printed at the kiosk, rendered locally to PDF (reportlab, CJK font embedded).
+
+Public API: :func:`render_receipt`, :func:`render_result`, :func:`render_certificate_copy`
+with :class:`ReceiptInfo`, :class:`ResultInfo`, :class:`CertificateCopyInfo`; the QR payload
+and verification codes in :mod:`kiosk.documents.verify`; :func:`pdf_to_png`; and
+:func:`receipt_pdf`, which builds a receipt from a backend ``ApplicationReceipt``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kiosk.documents.raster import pdf_to_png
+from kiosk.documents.render import (
+    LAYOUTS,
+    CertificateCopyInfo,
+    ReceiptInfo,
+    ResultInfo,
+    render_certificate_copy,
+    render_receipt,
+    render_result,
+    watermark_text,
+)
+from kiosk.documents.verify import parse_qr_payload, qr_payload, verification_code
+
+if TYPE_CHECKING:
+    from kiosk.backend.contract import ApplicationReceipt, Matter
+    from kiosk.config.schema import KioskConfig
+
+__all__ = ["LAYOUTS", "CertificateCopyInfo", "ReceiptInfo", "ResultInfo", "pdf_to_png",
+           "parse_qr_payload", "qr_payload", "receipt_pdf", "render_certificate_copy",
+           "render_receipt", "render_result", "verification_code", "watermark_text"]
+
+STATE_TEXT = {"submitted": "已提交", "accepted": "已受理", "approved": "已办结（准予许可）",
+              "rejected": "不予受理", "result_issued": "已出结果"}
+
+
+def _zh(text: dict[str, str] | None) -> str:
+    if not text:
+        return ""
+    return text.get("zh_CN") or next(iter(text.values()), "")
+
+
+def receipt_pdf(receipt: ApplicationReceipt, matter: Matter | None, cfg: KioskConfig) -> bytes:
+    """The application receipt for a submission, in the configured paper layout.
+
+    The verification code is keyed with the kiosk id here; a platform that issues its own
+    codes should pass them through :func:`render_receipt` instead.
+    """
+    doc_id = f"{receipt.application_no}:receipt"
+    info = ReceiptInfo(
+        doc_id=doc_id, application_no=receipt.application_no,
+        matter_name=_zh(matter.name) if matter else receipt.matter_id,
+        submitted_at=receipt.submitted_at, kiosk_id=cfg.kiosk.id,
+        state_text=STATE_TEXT.get(str(receipt.state), str(receipt.state)),
+        verification_code=verification_code(doc_id, cfg.kiosk.id.encode()),
+        next_steps=_zh(receipt.next_steps), department=_zh(matter.department) if matter else "")
+    return render_receipt(info, cfg.printer.paper)
