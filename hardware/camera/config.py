@@ -24,8 +24,11 @@ class FaceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    threshold: float = Field(0.5, gt=0, lt=1, description="max face distance for a match")
+    threshold: float = Field(0.45, gt=0, lt=1, description="max face distance (see README)")
     min_face_px: int = Field(80, ge=20)
+    min_sharpness: float = Field(25.0, ge=0, description="Laplacian variance, face at 96 px")
+    min_brightness: float = Field(45.0, ge=0, le=255, description="mean grey of the face box")
+    max_brightness: float = Field(215.0, ge=0, le=255)
     frames: int = Field(3, ge=1, le=20, description="frames that must agree")
     deadline_s: float = Field(15.0, gt=0)
     liveness: bool = True

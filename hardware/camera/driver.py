@@ -1,0 +1,152 @@
+"""The camera device: a grab thread into a one-frame buffer, a watchdog for ``no_frames``,
+a blocking ``latest_frame`` for verification and a non-blocking ``preview`` for the UI."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy.typing as npt
+
+from hardware.base import Device, DeviceStatus, HealthLevel, HealthResult
+from hardware.camera.config import CameraConfig
+from hardware.camera.simulator import FaceSimulator
+from hardware.camera.source import FrameSource, SimSource
+from hardware.camera.verify import wipe
+
+log = logging.getLogger("hardware.camera")
+Frame = npt.NDArray[Any]  # uint8 BGR
+
+
+@dataclass(frozen=True)
+class Preview:
+    seq: int
+    frame: Frame  # a read-only view; valid until the next frame replaces it
+
+
+class Camera(Device):
+    """Status ``online`` while frames arrive; ``offline`` + ``camera: no_frames`` after
+    ``offline_after_s`` without one. Frames live only in memory and are wiped on close."""
+
+    name = "camera"
+
+    def __init__(self, cfg: CameraConfig, source: FrameSource) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.source = source
+        self.simulator: FaceSimulator | None = (
+            source.simulator if isinstance(source, SimSource) else None)
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._seq = 0
+        self._taken = 0
+        self._last_at = 0.0
+        self._started_at = 0.0
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._update(DeviceStatus.OFFLINE, camera="no_frames")
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, emit: Callable[[str, Any], None] | None = None) -> None:
+        """Start grabbing; ``emit`` is accepted for the core's interface (nothing is sent)."""
+        if self._threads:
+            return
+        self._started_at = time.monotonic()
+        for target, name in ((self._grab, "camera-grab"), (self._watch, "camera-watch")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        self.source.close()
+        for t in self._threads:
+            t.join(timeout=2.0)
+        self._threads.clear()
+        with self._cond:
+            if self._frame is not None:
+                self._frame.setflags(write=True)
+                wipe(self._frame)
+            self._frame = None
+        self._update(DeviceStatus.OFFLINE, camera="no_frames")
+
+    def _grab(self) -> None:
+        while not self._stop.is_set():
+            try:
+                frame = self.source.read()
+            except Exception:  # a driver hiccup must not kill the grab thread
+                log.exception("camera read failed")
+                self.count("errors")
+                self._stop.wait(0.2)
+                continue
+            if frame is None:
+                continue
+            frame.setflags(write=False)
+            with self._cond:
+                self._frame = frame
+                self._seq += 1
+                self._last_at = time.monotonic()
+                self._cond.notify_all()
+            self.count("frames")
+            if self._status is not DeviceStatus.ONLINE:
+                self._update(DeviceStatus.ONLINE, camera="ok")
+
+    def _watch(self) -> None:
+        step = min(0.25, self.cfg.offline_after_s / 4)
+        while not self._stop.wait(step):
+            last = self._last_at or self._started_at
+            stale = time.monotonic() - last >= self.cfg.offline_after_s
+            if stale and self._status is DeviceStatus.ONLINE:
+                log.warning("camera: no frames for %.1f s", self.cfg.offline_after_s)
+                self._update(DeviceStatus.OFFLINE, camera="no_frames")
+
+    # -- frames ---------------------------------------------------------------------------
+    def latest_frame(self, timeout: float = 1.0) -> Frame | None:
+        """A copy of a frame newer than the last one this method returned, or None."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self._seq <= self._taken or self._frame is None:
+                left = end - time.monotonic()
+                if left <= 0 or self._stop.is_set():
+                    return None
+                self._cond.wait(left)
+            self._taken = self._seq
+            return self._frame.copy()
+
+    def preview(self) -> Preview | None:
+        """The newest frame without waiting (for the UI's preview; never blocks on I/O)."""
+        with self._cond:
+            if self._frame is None:
+                return None
+            return Preview(self._seq, self._frame)
+
+    def frames(self, timeout: float = 0.5) -> Callable[[], Frame | None]:
+        """A ``frames()`` callable for FaceVerifier.verify / LivenessChecker.run."""
+        return lambda: self.latest_frame(timeout)
+
+    def on_challenge(self, challenge: str | None) -> None:
+        """Tell the simulated person the liveness challenge (a real camera ignores it)."""
+        if self.simulator is not None:
+            self.simulator.on_challenge(challenge)
+
+    # -- description ----------------------------------------------------------------------
+    def capabilities(self) -> dict[str, Any]:
+        return {"source": self.source.kind, "width": self.cfg.width, "height": self.cfg.height,
+                "fps": self.cfg.fps}
+
+    def inventory(self) -> dict[str, Any]:
+        return {"model": self.source.kind, "driver": "opencv"}
+
+    def check_health(self, level: HealthLevel = HealthLevel.INTERNAL) -> HealthResult:
+        if level is not HealthLevel.INTERNAL and self._threads:
+            self.latest_frame(min(2.0, self.cfg.offline_after_s))
+        ok = self._status is DeviceStatus.ONLINE
+        state = self.details.get("camera", "no_frames")
+        return HealthResult(self.name, level, ok, self._status, f"camera: {state}",
+                            {"camera": state, "frames": self.counters.get("frames", 0)})

@@ -1,0 +1,13 @@
+"""Shared, module-cached face fixtures (face computations are slow on shared cores)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hardware.camera.config import FaceConfig
+from hardware.camera.verify import FaceVerifier
+
+
+@pytest.fixture(scope="session")
+def verifier() -> FaceVerifier:
+    return FaceVerifier(FaceConfig())
