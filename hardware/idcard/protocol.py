@@ -226,7 +226,7 @@ class FrameDecoder:
             return len(PREAMBLE) - len(self._buf)
         if len(self._buf) < HEADER_LEN:
             return HEADER_LEN - len(self._buf)
-        (length,) = struct.unpack(">H", self._buf[5:7])
+        length = int.from_bytes(self._buf[5:7], "big")
         return max(1, HEADER_LEN + length - len(self._buf))
 
     @property
@@ -287,7 +287,8 @@ def parse_read_data(data: bytes, *, with_fingerprint: bool = False) -> CardBlock
         raise ProtocolError("read response without block lengths", detail="partial")
     text_len, photo_len = struct.unpack(">HH", data[:4])
     fp_len = struct.unpack(">H", data[4:6])[0] if with_fingerprint else 0
-    if text_len != TEXT_LEN or photo_len not in (0, PHOTO_LEN) or fp_len not in (0, FINGERPRINT_LEN):
+    if (text_len != TEXT_LEN or photo_len not in (0, PHOTO_LEN)
+            or fp_len not in (0, FINGERPRINT_LEN)):
         raise ProtocolError("unexpected block lengths in read response", detail="length")
     if len(data) != head + text_len + photo_len + fp_len:
         raise ProtocolError("read response length does not match its blocks", detail="partial")

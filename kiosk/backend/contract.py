@@ -135,6 +135,7 @@ class Certificate(_Model):
 class CertificateDocument(_Model):
     certificate: Certificate
     pdf: bytes
+    verification_code: str | None = None  # the code printed on the copy (verify_document_code)
 
 
 class DocumentVerification(_Model):

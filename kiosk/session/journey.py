@@ -90,6 +90,7 @@ class Journey:
         self.outbox: Any = None
         self._matters: list[Matter] | None = None
         self.last_document: bytes | None = None  # what was last printed (demo/test inspection)
+        self._face_cancel = threading.Event()
         core.on_device_event(self._on_device_event)
         self.machine.subscribe(self._on_transition)
         self.machine.on_wipe(self._on_wipe)
@@ -443,28 +444,32 @@ class Journey:
                 self._dispatch(Event.FACE_FAILED, session_no, error="no_reference_photo")
                 return
             d.reference_photo = bytearray(reference)
+            from hardware.camera.liveness import LivenessChecker
             from hardware.camera.verify import FaceVerifier
 
             cfg = self.core.cfg.face
-            deadline = Deadline(cfg.deadline_s)
-            self.machine.on_wipe(lambda _d: deadline.cancel.set())
-            frames = lambda: camera.latest_frame(1.0)  # type: ignore[attr-defined]  # noqa: E731
+            self._face_cancel = threading.Event()  # set by the wipe: stop looking at once
+            deadline = Deadline(cfg.deadline_s, self._face_cancel)
+            frames = camera.frames()  # type: ignore[attr-defined]
+            verifier = FaceVerifier(cfg)
             if cfg.liveness:
-                from hardware.camera.liveness import LivenessChecker
+                def on_challenge(challenge: str | None) -> None:
+                    camera.on_challenge(challenge)  # type: ignore[attr-defined]
+                    if challenge is not None:
+                        self.notify("progress", f"challenge_{challenge}")
 
-                live = LivenessChecker(cfg).run(
-                    frames, deadline, lambda c: self.notify("progress", f"challenge_{c}"))
+                live = LivenessChecker(cfg, verifier).run(frames, deadline, on_challenge)
                 if not live.passed:
                     self._dispatch(Event.FACE_FAILED, session_no, error="liveness_failed")
                     return
-            result = FaceVerifier(cfg).verify(
-                frames, bytes(d.reference_photo), deadline,
+            result = verifier.verify(
+                frames, d.reference_photo, deadline,
                 lambda step: self.notify("progress", f"face_{step}"))
             if result.match:
                 self._dispatch(Event.FACE_VERIFIED, session_no)
             else:
                 self._dispatch(Event.FACE_FAILED, session_no,
-                               error=result.reason or "face_mismatch")
+                               error=f"face_{result.reason or 'mismatch'}")
 
         self._work("verifying_face", work)
 
@@ -488,6 +493,7 @@ class Journey:
             self._start_face()
 
     def _on_wipe(self, data: SessionData) -> None:
+        self._face_cancel.set()
         backend = self.core.backend
         for holder in (data.holder, data.enterprise):
             if holder is not None and backend is not None:

@@ -46,10 +46,25 @@ def render_pdf(title: str, rows: Sequence[tuple[str, str]], verification_code: s
     if note:
         y -= 12
         pdf.drawString(70, y, note[:70])
-    pdf.drawString(70, 120, f"出具机关：{issuer}")
-    pdf.drawString(70, 96, f"验证码 Verification code: {verification_code}")
+    pdf.drawString(70, 150, f"出具机关：{issuer}")
+    pdf.setFont(font, 7)
+    for i in range(0, len(verification_code), 80):
+        pdf.drawString(70, 128 - i // 80 * 10, verification_code[i:i + 80])
     pdf.setFont(font, 9)
-    pdf.drawString(70, 76, "可在政务服务自助终端扫描或输入验证码核验本文件真伪。")
+    pdf.drawString(70, 76, "可在政务服务自助终端扫描右侧二维码核验本文件真伪。")
+    _qr(pdf, verification_code, width - 170, 60, 110)
     pdf.showPage()
     pdf.save()
     return buf.getvalue()
+
+
+def _qr(pdf: object, text: str, x: float, y: float, size: float) -> None:
+    from reportlab.graphics import renderPDF
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+    from reportlab.graphics.shapes import Drawing
+
+    widget = QrCodeWidget(text)
+    x0, y0, x1, y1 = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    renderPDF.draw(drawing, pdf, x, y)

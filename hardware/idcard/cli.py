@@ -1,0 +1,149 @@
+"""Technician commands: ``kiosk diag idcard read|sam-id`` and ``kiosk sim idcard``.
+
+``diag idcard read`` prints the card's personal data because a technician asked for it on
+purpose; nothing else in the kiosk prints or logs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import tempfile
+import time
+from typing import Any
+
+import click
+
+from hardware.base import Deadline, DeviceError
+from hardware.idcard.driver import IdCardReader
+
+EXIT_ERROR = 1
+
+
+def _default_port() -> tuple[str, int]:
+    try:
+        from kiosk.config.loader import load_config
+
+        cfg = load_config().idcard
+    except Exception:  # no usable site config: fall back to the built-in defaults
+        from hardware.idcard.config import IdCardConfig
+
+        cfg = IdCardConfig()
+    return cfg.port, cfg.baud
+
+
+def _open(port: str | None, baud: int | None) -> IdCardReader:
+    from hardware.idcard.factory import open_reader
+
+    if port is None or baud is None:
+        default_port, default_baud = _default_port()
+        port, baud = port or default_port, baud or default_baud
+    return open_reader(port, baud)
+
+
+def _fail(as_json: bool, code: str, message: str) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))
+    else:
+        click.echo(f"error: {code}: {message}", err=True)
+    raise SystemExit(EXIT_ERROR)
+
+
+def _show(as_json: bool, data: dict[str, Any]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for key, value in data.items():
+            click.echo(f"{key}: {value}")
+
+
+def _run(port: str | None, baud: int | None, as_json: bool, action: str,
+         timeout: float) -> None:
+    started = time.perf_counter()
+    reader: IdCardReader | None = None
+    try:
+        reader = _open(port, baud)
+        if action == "read":
+            card = reader.read_card(Deadline(timeout))
+            data = card.as_json()
+            card.wipe()
+        else:
+            data = {"sam_id": reader.sam_id()}
+    except DeviceError as exc:
+        _fail(as_json, exc.detail, exc.message)
+        return
+    except (OSError, ValueError) as exc:
+        _fail(as_json, "no_device", f"cannot open the reader: {exc.__class__.__name__}")
+        return
+    finally:
+        if reader is not None:
+            reader.close()
+    data["elapsed_ms"] = round((time.perf_counter() - started) * 1000.0, 1)
+    _show(as_json, data)
+
+
+@click.group("idcard")
+def diag() -> None:
+    """ID-card reader (SAM) diagnostics."""
+
+
+@diag.command("read")
+@click.option("--port", help="serial device or sim://idcard?... (default: configured port)")
+@click.option("--baud", type=int, help="baud rate (default: configured, 115200)")
+@click.option("--timeout", "timeout", type=float, default=5.0, show_default=True,
+              help="seconds to wait for a card")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def read_command(port: str | None, baud: int | None, timeout: float, as_json: bool) -> None:
+    """Read the card on the reader and print its data (personal data, on purpose)."""
+    _run(port, baud, as_json, "read", timeout)
+
+
+@diag.command("sam-id")
+@click.option("--port", help="serial device or sim://idcard?... (default: configured port)")
+@click.option("--baud", type=int, help="baud rate (default: configured, 115200)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def sam_id_command(port: str | None, baud: int | None, as_json: bool) -> None:
+    """Print the SAM module's id."""
+    _run(port, baud, as_json, "sam-id", 0.0)
+
+
+@click.command("idcard")
+@click.option("--cards", default="demo", show_default=True, help="deck YAML file, or 'demo'")
+@click.option("--baud", type=int, default=115200, show_default=True)
+@click.option("--fault", help="inject a fault: " + ", ".join(
+    ("no_card", "checksum", "partial", "garbage", "unplug", "remove_mid_read", "sam_31",
+     "sam_32", "sam_41", "sam_60")))
+@click.option("--insert", "insert_key", help="start with this deck card in the field")
+@click.option("--control", "control_path", help="control socket path (default: in $TMPDIR)")
+def sim(cards: str, baud: int, fault: str | None, insert_key: str | None,
+        control_path: str | None) -> None:
+    """Serve a simulated SAM reader on a pty; prints its path, runs until stopped.
+
+    Line 1 of the output is the pty path, line 2 ``control: SOCKET``. Send one line per
+    connection to the socket: insert KEY | remove | fault NAME [TIMES] | fault none |
+    unplug | replug | status | cards.
+    """
+    from hardware.idcard.simulator import DeckError, IdCardSimulator, load_deck
+
+    try:
+        deck = load_deck(cards)
+        simulator = IdCardSimulator(deck, baud=baud, fault=fault, control_path=control_path or
+                                    os.path.join(tempfile.gettempdir(),
+                                                 f"kiosk-idcard-sim-{os.getpid()}.sock"))
+        if insert_key:
+            simulator.insert(insert_key)
+    except (DeckError, ValueError) as exc:
+        raise click.BadParameter(str(exc)) from None
+    except KeyError as exc:
+        raise click.BadParameter(f"no card {exc.args[0]!r} in the deck") from None
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)  # threads inherit: sigwait gets them
+    simulator.start()
+    click.echo(simulator.path)
+    click.echo(f"control: {simulator.control_path}")
+    try:
+        signal.sigwait(stop_signals)
+    finally:
+        simulator.stop()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)

@@ -1,0 +1,86 @@
+"""``kiosk backend``: run the reference platform server and manage kiosk credentials."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+DEFAULT_CREDENTIALS = "var/secrets/platform-credentials.json"
+DEFAULT_KEY = "var/secrets/platform-signing.key"
+
+
+@click.group("backend")
+def backend() -> None:
+    """The reference government platform (e-certificates, matters, applications)."""
+
+
+@backend.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8700, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--db", default="var/platform.sqlite", show_default=True,
+              help="SQLite path or postgresql://user@host:port/dbname")
+@click.option("--seed-demo", is_flag=True, help="Seed demo citizens, certificates, matters.")
+@click.option("--credentials", "credentials_file", default=DEFAULT_CREDENTIALS,
+              show_default=True, help="Kiosk token hashes (see issue-credentials).")
+@click.option("--key-file", default=DEFAULT_KEY, show_default=True,
+              help="Ed25519 key signing identity and document codes.")
+def serve(host: str, port: int, db: str, seed_demo: bool, credentials_file: str,
+          key_file: str) -> None:
+    """Serve the backend contract over HTTP (OpenAPI at /openapi.json)."""
+    import uvicorn
+
+    from kiosk.backend.credentials import CredentialStore
+    from kiosk.backend.platform.app import create_app
+    from kiosk.backend.platform.runtime import open_platform
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    service = open_platform(db, key_file, seed=seed_demo)
+    app = create_app(service, CredentialStore.load(credentials_file))
+    click.echo(f"reference platform on http://{host}:{port} ({service.engine.dialect.name})",
+               err=True)
+    # access logs off: paths are harmless but we keep the server's logs minimal
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+
+
+@backend.command("issue-credentials")
+@click.option("--kiosk-id", required=True)
+@click.option("--credentials", "credentials_file", default=DEFAULT_CREDENTIALS,
+              show_default=True, help="The server's token-hash file (updated).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the kiosk's credentials file here (mode 0600); else print it.")
+def issue_credentials(kiosk_id: str, credentials_file: str, out: str | None) -> None:
+    """Issue (or replace) the bearer token of one kiosk."""
+    from kiosk.backend.credentials import CredentialStore, write_private
+
+    try:
+        cred = CredentialStore.load(credentials_file).issue(kiosk_id)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--kiosk-id") from exc
+    text = cred.model_dump_json(indent=1)
+    if out:
+        write_private(Path(out), text + "\n")
+        click.echo(json.dumps({"kiosk_id": kiosk_id, "credentials_file": out}))
+    else:
+        click.echo(text)
+
+
+@backend.command("identity-code")
+@click.option("--db", default="var/platform.sqlite", show_default=True)
+@click.option("--key-file", default=DEFAULT_KEY, show_default=True)
+@click.option("--id-number", required=True, help="The holder's ID number (demo people).")
+@click.option("--ttl", default=60, show_default=True, type=click.IntRange(1, 60))
+def identity_code(db: str, key_file: str, id_number: str, ttl: int) -> None:
+    """Print a signed dynamic identity code for a holder (what the citizen's phone shows)."""
+    from kiosk.backend.contract import BackendError
+    from kiosk.backend.platform.runtime import open_platform
+
+    service = open_platform(db, key_file, seed=True)
+    try:
+        click.echo(service.issue_identity_code(id_number, ttl_s=ttl))
+    except BackendError as exc:
+        click.echo(f"error: {exc.code}", err=True)
+        sys.exit(2)

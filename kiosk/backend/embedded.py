@@ -1,0 +1,79 @@
+"""The embedded backend: the reference platform in-process on SQLite (the default)."""
+
+from __future__ import annotations
+
+from kiosk.backend.contract import (
+    ApplicationReceipt,
+    ApplicationRequest,
+    Appointment,
+    CardIdentity,
+    Certificate,
+    CertificateDocument,
+    DocumentVerification,
+    Holder,
+    Matter,
+    PreparedApplication,
+    Rating,
+)
+from kiosk.backend.platform.runtime import open_platform
+from kiosk.backend.platform.service import PlatformService
+from kiosk.config.schema import KioskConfig
+
+
+class EmbeddedBackend:
+    """:class:`~kiosk.backend.contract.BackendAdapter` over an in-process
+    :class:`PlatformService` (database ``cfg.backend.db``, created and seeded on first use)."""
+
+    def __init__(self, cfg: KioskConfig, service: PlatformService | None = None) -> None:
+        self.kiosk_id = cfg.kiosk.id
+        self.service = service or open_platform(
+            cfg.backend.db, cfg.backend.identity_key_file, seed=cfg.backend.seed_demo,
+            session_ttl_s=cfg.backend.session_ttl_s)
+
+    def health(self) -> dict[str, object]:
+        return {**self.service.health(), "kind": "embedded"}
+
+    def check_identity(self, card: CardIdentity) -> Holder:
+        return self.service.check_identity(card)
+
+    def verify_identity_code(self, payload: str) -> Holder:
+        return self.service.verify_identity_code(payload)
+
+    def check_enterprise(self, uscc: str, representative_ref: str) -> Holder:
+        return self.service.check_enterprise(uscc, representative_ref)
+
+    def reference_photo(self, holder_ref: str) -> bytes | None:
+        return self.service.reference_photo(holder_ref)
+
+    def list_certificates(self, holder_ref: str) -> list[Certificate]:
+        return self.service.list_certificates(holder_ref)
+
+    def certificate_document(self, holder_ref: str, identifier: str) -> CertificateDocument:
+        return self.service.certificate_document(holder_ref, identifier)
+
+    def verify_document_code(self, code: str) -> DocumentVerification:
+        return self.service.verify_document_code(code)
+
+    def list_matters(self) -> list[Matter]:
+        return self.service.list_matters()
+
+    def prepare_application(self, matter_id: str, holder_ref: str) -> PreparedApplication:
+        return self.service.prepare_application(matter_id, holder_ref)
+
+    def submit_application(self, request: ApplicationRequest) -> ApplicationReceipt:
+        return self.service.submit_application(request)
+
+    def application_status(self, application_no: str) -> ApplicationReceipt:
+        return self.service.application_status(application_no)
+
+    def result_document(self, application_no: str) -> bytes:
+        return self.service.result_document(application_no)
+
+    def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment:
+        return self.service.book_appointment(matter_id, holder_ref)
+
+    def rate(self, rating: Rating) -> None:
+        self.service.rate(rating)
+
+    def end_session(self, holder_ref: str) -> None:
+        self.service.end_session(holder_ref)

@@ -1,0 +1,82 @@
+"""Fixtures: platforms on SQLite and a private PostgreSQL, a live uvicorn server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import nacl.signing
+import pytest
+
+from kiosk.backend.credentials import CredentialStore, KioskCredential
+from kiosk.backend.platform.app import create_app
+from kiosk.backend.platform.db import make_engine
+from kiosk.backend.platform.seed import seed_demo
+from kiosk.backend.platform.service import PlatformService
+from kiosk.backend.platform.serving import serve_in_thread
+from tests.kiosk.backend.pg import PgCluster, start_postgres
+
+NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Guangdong
+
+
+class Clock:
+    """A settable clock for the platform."""
+
+    def __init__(self, now: dt.datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    cluster = start_postgres()  # raises (test error) if PostgreSQL cannot start
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> nacl.signing.SigningKey:
+    return nacl.signing.SigningKey.generate()
+
+
+def make_service(db: str, key: nacl.signing.SigningKey, clock: Clock) -> PlatformService:
+    engine = make_engine(db)
+    seed_demo(engine)
+    return PlatformService(engine, key, clock=clock)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+             signing_key: nacl.signing.SigningKey) -> Iterator[PlatformService]:
+    """The platform on SQLite and on PostgreSQL (module-scoped, seeded, fixed clock)."""
+    clock = Clock()
+    if request.param == "sqlite":
+        db = str(tmp_path_factory.mktemp("platform") / "platform.sqlite")
+    else:
+        db = request.getfixturevalue("postgres").url
+    service = make_service(db, signing_key, clock)
+    yield service
+    service.engine.dispose()
+
+
+live_server = serve_in_thread
+
+
+@pytest.fixture(scope="module")
+def http_platform(tmp_path_factory: pytest.TempPathFactory,
+                  signing_key: nacl.signing.SigningKey) -> Iterator[tuple[str, KioskCredential,
+                                                                         PlatformService]]:
+    """A live reference server on SQLite: (url, credential of kiosk-test, service)."""
+    tmp: Path = tmp_path_factory.mktemp("server")
+    service = make_service(str(tmp / "platform.sqlite"), signing_key, Clock())
+    store = CredentialStore()
+    cred = store.issue("kiosk-test")
+    with live_server(create_app(service, store)) as url:
+        yield url, cred, service
+    service.engine.dispose()
