@@ -1,0 +1,228 @@
+"""The whole journey without UI, on real parts: the ID-card simulator on a pty, the simulated
+camera with face verification and liveness, the embedded reference platform, and printing
+through a private cupsd to the AppSocket emulator."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.backend.contract import Delivery
+from kiosk.core import KioskCore
+from kiosk.session.journey import Journey, Notice, validate_form
+from kiosk.session.states import State
+from tests.kiosk.session.factories import matter
+
+DEADLINE = 60.0
+
+
+class Watcher:
+    """Collects notices and waits for session states with a deadline (no sleeps)."""
+
+    def __init__(self, core: KioskCore) -> None:
+        self.core = core
+        self.cond = threading.Condition()
+        self.notices: list[Notice] = []
+        self.states: list[State] = []
+        core.session.subscribe(self._on_transition)
+        core.journey.subscribe(self._on_notice)
+
+    def _on_transition(self, t: Any, _m: Any) -> None:
+        with self.cond:
+            self.states.append(t.target)
+            self.cond.notify_all()
+
+    def _on_notice(self, n: Notice) -> None:
+        with self.cond:
+            self.notices.append(n)
+            self.cond.notify_all()
+
+    def until(self, predicate: Callable[[], bool], what: str,
+              timeout: float = DEADLINE) -> None:
+        with self.cond:
+            if not self.cond.wait_for(predicate, timeout):
+                raise AssertionError(f"timed out waiting for {what}; state "
+                                     f"{self.core.session.state}, notices "
+                                     f"{[(n.kind, n.key) for n in self.notices[-6:]]}")
+
+    def state(self, state: State, timeout: float = DEADLINE) -> None:
+        self.until(lambda: self.core.session.state is state, f"state {state}", timeout)
+
+    def identified(self) -> None:
+        self.until(lambda: self.core.session.data.identified, "identification")
+
+    def notice(self, key: str, timeout: float = DEADLINE) -> Notice:
+        self.until(lambda: any(n.key == key for n in self.notices), f"notice {key}", timeout)
+        return next(n for n in self.notices if n.key == key)
+
+
+@pytest.fixture
+def core(make_config: Callable[..., Any]) -> Iterator[KioskCore]:
+    cfg = make_config(camera__source="sim://faces", face__deadline_s="40")
+    kiosk = KioskCore(cfg)
+    kiosk.start()
+    try:
+        yield kiosk
+    finally:
+        kiosk.stop()
+
+
+# Not the kiosk's own state: the embedded reference platform's database (the government's
+# records, which hold the citizens by nature) and the emulated printer's output (the paper).
+NOT_KIOSK_STATE = ("platform.sqlite", "printer-spool")
+
+
+def personal_leftovers(core: KioskCore, needles: list[str]) -> list[str]:
+    """Where, among the session's objects and the kiosk's var dir, ``needles`` remain."""
+    found = []
+    values = repr(core.session.data.personal_values()) + repr(vars(core.journey))
+    for needle in needles:
+        if needle in values:
+            found.append(f"session:{needle}")
+    for path in Path(core.cfg.var_dir).rglob("*"):
+        if path.is_file() and not any(part in str(path) for part in NOT_KIOSK_STATE):
+            blob = path.read_bytes()
+            for needle in needles:
+                if needle.encode() in blob or needle.encode("utf-16-le") in blob:
+                    found.append(f"{path}:{needle}")
+    return found
+
+
+def test_card_face_certificate_free_matter_printed(core: KioskCore) -> None:
+    w = Watcher(core)
+    journey: Journey = core.journey
+    idcard = core.device("idcard")
+    camera = core.device("camera")
+    printer = core.device("printer")
+    assert idcard is not None and camera is not None and printer is not None
+    camera.simulator.present("chen")  # type: ignore[attr-defined]
+    idcard.simulator.insert("chen")  # type: ignore[attr-defined]
+    w.state(State.FACE_CONSENT)
+    journey.give_face_consent()
+    w.state(State.HOME)  # identified first; now choose the matter
+    assert core.session.data.identified and core.session.data.face_verified
+    assert journey.select_matter("sb-record-print")
+    w.state(State.GUIDE)
+    journey.begin()
+    w.state(State.CONSENT)
+    journey.give_consent()
+    w.state(State.CERTIFICATES)
+    prepared = core.session.data.prepared
+    assert prepared is not None and any(m.waived for m in prepared.materials)
+    journey.continue_to_form()
+    w.state(State.FORM)
+    values = journey.form_values()
+    assert values, "the form is pre-filled from the card and the certificates"
+    missing = {k: "13800138000" for k in prepared.to_type}
+    assert journey.submit_form(missing) == {}
+    w.state(State.REVIEW)
+    journey.submit()
+    journey.submit()  # a double tap submits once
+    w.state(State.RESULT)
+    receipt = core.session.data.receipt
+    assert receipt is not None and receipt.application_no
+    journey.choose_delivery()
+    w.state(State.DELIVERY)
+    emulator = printer.emulator  # type: ignore[attr-defined]
+    before = len(emulator.jobs())
+    journey.deliver(Delivery.PRINT)
+    w.state(State.RATING)
+    assert emulator.wait_for_jobs(before + 1, 30)
+    printed = emulator.jobs()[-1].read_bytes()
+    assert printed.startswith(b"%PDF")
+    journey.rate("good")
+    w.state(State.GOODBYE)
+    assert core.session.data.personal_values() == {}
+    assert personal_leftovers(core, ["陈美玲", "440605195803121228"]) == []
+    journey.finish()
+    w.state(State.ATTRACT)
+
+
+def test_expired_card_is_refused_with_a_plain_message(core: KioskCore) -> None:
+    w = Watcher(core)
+    core.device("idcard").simulator.insert("liang")  # type: ignore[union-attr]
+    w.notice("card_expired")
+    assert core.session.data.holder is None
+
+
+def test_impostor_face_fails_and_offers_identify_again(core: KioskCore) -> None:
+    w = Watcher(core)
+    core.device("camera").simulator.present("huang")  # type: ignore[union-attr]
+    core.device("idcard").simulator.insert("chen")  # type: ignore[union-attr]
+    w.state(State.FACE_CONSENT)
+    core.journey.give_face_consent()
+    w.state(State.IDENTIFY)
+    assert core.session.data.holder is None
+    assert core.session.data.last_error is not None
+    assert core.session.data.last_error.startswith(("face_", "liveness"))
+
+
+def test_identity_code_identifies_and_a_replay_is_refused(core: KioskCore) -> None:
+    w = Watcher(core)
+    backend = core.backend
+    service = backend.inner.service  # type: ignore[union-attr]
+    code = service.issue_identity_code("44060519480118102X")
+    core.journey.handle_code(code)
+    w.identified()
+    assert core.session.state is State.HOME
+    core.journey.cancel()
+    w.state(State.GOODBYE)
+    core.journey.finish()
+    w.state(State.ATTRACT)
+    core.journey.handle_code(code)
+    w.notice("code_replayed")
+    assert core.session.data.holder is None
+
+
+def test_backend_down_at_submit_gives_a_pending_receipt(core: KioskCore) -> None:
+    w = Watcher(core)
+    service = core.backend.inner.service  # type: ignore[union-attr]
+    core.journey.handle_code(service.issue_identity_code("44060519480118102X"))
+    w.identified()
+    assert core.journey.select_matter("elderly-allowance")
+    core.journey.begin()
+    w.state(State.CONSENT)
+    core.journey.give_consent()
+    w.state(State.CERTIFICATES)
+    core.journey.continue_to_form()
+    prepared = core.session.data.prepared
+    assert prepared is not None
+    form = {k: "13800138000" for k in prepared.to_type}
+    errors = core.journey.submit_form(form)
+    if errors:  # some fields are choices or other inputs: fill them from the matter
+        m = core.session.data.matter
+        assert m is not None
+        for f in m.fields:
+            if f.key in errors:
+                form[f.key] = f.choices[0] if f.choices else "广东省佛山市南海区九江镇"
+        assert core.journey.submit_form(form) == {}
+    w.state(State.REVIEW)
+    core.backend.cut()  # type: ignore[union-attr]
+    core.journey.submit()
+    w.state(State.RESULT)
+    receipt = core.session.data.receipt
+    assert receipt is not None and receipt.application_no.startswith("P-")
+    core.backend.restore()  # type: ignore[union-attr]
+    assert core.journey.outbox.deliver_pending() == 1
+    assert core.journey.outbox.pending_count() == 0
+
+
+def test_form_validation_keys() -> None:
+    m = matter()
+    assert validate_form(m.fields, {"name": "x", "phone": "12"}) == {
+        "phone": "field_invalid_phone"}
+    assert validate_form(m.fields, {"phone": "13800138000"}) == {"name": "field_required"}
+
+
+def test_printer_out_of_paper_keeps_the_session(core: KioskCore) -> None:
+    printer = core.device("printer")
+    assert printer is not None
+    printer.emulator.set_fault("paper_out")  # type: ignore[attr-defined]
+    outcome = printer.print_document(  # type: ignore[attr-defined]
+        "paper-test", b"%PDF-1.4\n" + b"0" * 200_000, "t", deadline_s=8)
+    assert outcome.state in ("timeout", "aborted")
+    assert outcome.message_key
