@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ class KioskCore:
         self._ready = threading.Event()
         self._device_listeners: list[Callable[[str, Any], None]] = []
         self.journey: Any = None
+        self._camera_qr: Any = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -79,8 +81,39 @@ class KioskCore:
                 except (DeviceError, OSError) as exc:
                     log.warning("device %s could not start: %s", slot.name, exc)
                     slot.reason = "device_unavailable"
+        self._start_camera_qr()
+
+    def _start_camera_qr(self) -> None:
+        """Decode QR codes shown to the camera while identification is possible."""
+        camera = self.device("camera")
+        if not (self.cfg.qr.enabled and self.cfg.qr.camera_decode) or camera is None:
+            return
+        from hardware.qr.camera_decode import CameraQrWatcher
+        from kiosk.session.states import IDENTIFY_FROM
+
+        last_seq, last_at = -1, 0.0
+
+        def source() -> Any:
+            nonlocal last_seq, last_at
+            if self.session.state not in IDENTIFY_FROM:
+                return None  # the camera is busy with faces, or nobody needs a code now
+            now = time.monotonic()
+            if now - last_at < 0.25:  # 4 frames a second is enough for a code held still
+                return None
+            preview = camera.preview()  # type: ignore[attr-defined]
+            if preview is None or preview.seq == last_seq:
+                return None
+            last_seq, last_at = preview.seq, now
+            return preview.frame.copy()
+
+        self._camera_qr = CameraQrWatcher(source, self._device_event("qr"),
+                                          dedup_window_s=self.cfg.qr.dedup_window_s,
+                                          interval_s=0.2)
+        self._camera_qr.start()
 
     def stop(self) -> None:
+        if self._camera_qr is not None:
+            self._camera_qr.stop()
         if self.journey is not None:
             self.journey.stop()
         for slot in self.devices.values():
