@@ -16,9 +16,11 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hardware.base import Deadline, DeviceError
+from kiosk.audit import AuditError, AuditLog
 from kiosk.backend.contract import (
     ApplicationReceipt,
     ApplicationRequest,
@@ -40,6 +42,17 @@ if TYPE_CHECKING:
     from kiosk.core import KioskCore
 
 log = logging.getLogger("kiosk.journey")
+
+# work keys whose outcome goes to the audit log (outcome codes only, no personal data)
+AUDITED = {
+    "checking_identity": "identify.card",
+    "checking_code": "identify.code",
+    "checking_enterprise": "identify.enterprise",
+    "verifying_face": "identify.face",
+    "checking_document": "document.verify",
+    "submitting": "application.submit",
+    "printing": "result.print",
+}
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,7 @@ class Journey:
         self._matters: list[Matter] | None = None
         self.last_document: bytes | None = None  # what was last printed (demo/test inspection)
         self._face_cancel = threading.Event()
+        self.audit = AuditLog(Path(core.cfg.var_dir) / "audit.jsonl", core.cfg.kiosk.id)
         core.on_device_event(self._on_device_event)
         self.machine.subscribe(self._on_transition)
         self.machine.on_wipe(self._on_wipe)
@@ -142,31 +156,44 @@ class Journey:
             return False
         return True
 
-    def _work(self, key: str, fn: Callable[[int], None]) -> Future[None]:
-        """Run ``fn(session_no)`` on a worker with busy/idle notices and error mapping."""
+    def _work(self, key: str, fn: Callable[[int], str | None]) -> Future[None]:
+        """Run ``fn(session_no)`` on a worker with busy/idle notices and error mapping.
+        ``fn`` may return an outcome code for the audit log (``None``: ok)."""
         session_no = self.machine.session_no
         self.notify("busy", key)
 
         def run() -> None:
+            outcome = "ok"
             try:
-                fn(session_no)
+                outcome = fn(session_no) or "ok"
             except BackendError as exc:
+                outcome = exc.code
                 log.warning("%s: backend said %s", key, exc.code)
                 if session_no == self.machine.session_no:
                     code = "backend_down" if isinstance(exc, Unavailable) else exc.code
                     self.notify("error", code)
             except DeviceError as exc:
+                outcome = exc.detail
                 log.warning("%s: device said %s/%s", key, exc.code, exc.detail)
                 if session_no == self.machine.session_no:
                     self.notify("error", exc.detail)
             except Exception:
+                outcome = "internal_error"
                 log.exception("%s failed", key)
                 if session_no == self.machine.session_no:
                     self.notify("error", "internal_error")
             finally:
+                if key in AUDITED:
+                    self._audit(AUDITED[key], outcome)
                 self.notify("idle", key)
 
         return self._pool.submit(run)
+
+    def _audit(self, event: str, outcome: str) -> None:
+        try:
+            self.audit.append(event, outcome, session=self.machine.session_no)
+        except (OSError, AuditError):
+            log.exception("audit record not written")
 
     def _need_backend(self) -> BackendAdapter:
         if self.core.backend is None:
@@ -297,22 +324,23 @@ class Journey:
             self._dispatch(Event.DELIVERED, delivery=method, mail_address=mail_address)
             return None
 
-        def work(session_no: int) -> None:
+        def work(session_no: int) -> str | None:
             receipt = self.machine.data.receipt
             if receipt is None:
-                return
+                return None
             pdf = self._document_for(receipt)
             printer = self.core.device("printer")
             if printer is None or not printer.status.usable:
                 self.notify("error", "printer_down")
-                return
+                return "printer_down"
             outcome = printer.print_document(  # type: ignore[attr-defined]
                 f"{receipt.application_no}:result", pdf, f"{receipt.application_no}")
             self.last_document = pdf
             if outcome.state in ("completed", "duplicate"):
                 self._dispatch(Event.DELIVERED, session_no, delivery=Delivery.PRINT)
-            else:
-                self.notify("error", outcome.message_key or f"print_{outcome.state}")
+                return None
+            self.notify("error", outcome.message_key or f"print_{outcome.state}")
+            return f"print_{outcome.state}"
 
         return self._work("printing", work)
 
@@ -406,14 +434,16 @@ class Journey:
         from kiosk.identity.doccodes import looks_like_doc_code
 
         if looks_like_doc_code(data):
-            def check(session_no: int) -> None:
+            def check(session_no: int) -> str | None:
                 result = self._need_backend().verify_document_code(data)
                 if result.authentic and result.valid:
                     self.notify("info", "document_authentic", title=result.title)
-                elif result.authentic:
+                    return None
+                if result.authentic:
                     self.notify("error", "document_not_valid", title=result.title)
-                else:
-                    self.notify("error", "document_forged")
+                    return "document_not_valid"
+                self.notify("error", "document_forged")
+                return "document_forged"
 
             return self._work("checking_document", check)
         if self.machine.state not in IDENTIFY_FROM:
@@ -431,18 +461,18 @@ class Journey:
         return self._work("checking_code", work)
 
     def _start_face(self) -> None:
-        def work(session_no: int) -> None:
+        def work(session_no: int) -> str | None:
             d = self.machine.data
             if d.holder is None:
-                return
+                return None
             camera = self.core.device("camera")
             if camera is None:
                 self._dispatch(Event.FACE_FAILED, session_no, error="face_unavailable")
-                return
+                return "face_unavailable"
             reference = self._need_backend().reference_photo(d.holder.ref)
             if reference is None:
                 self._dispatch(Event.FACE_FAILED, session_no, error="no_reference_photo")
-                return
+                return "no_reference_photo"
             d.reference_photo = bytearray(reference)
             from hardware.camera.liveness import LivenessChecker
             from hardware.camera.verify import FaceVerifier
@@ -461,15 +491,16 @@ class Journey:
                 live = LivenessChecker(cfg, verifier).run(frames, deadline, on_challenge)
                 if not live.passed:
                     self._dispatch(Event.FACE_FAILED, session_no, error="liveness_failed")
-                    return
+                    return "liveness_failed"
             result = verifier.verify(
                 frames, d.reference_photo, deadline,
                 lambda step: self.notify("progress", f"face_{step}"))
             if result.match:
                 self._dispatch(Event.FACE_VERIFIED, session_no)
-            else:
-                self._dispatch(Event.FACE_FAILED, session_no,
-                               error=f"face_{result.reason or 'mismatch'}")
+                return None
+            error = f"face_{result.reason or 'mismatch'}"
+            self._dispatch(Event.FACE_FAILED, session_no, error=error)
+            return error
 
         self._work("verifying_face", work)
 

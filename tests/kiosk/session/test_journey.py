@@ -176,6 +176,12 @@ def test_identity_code_identifies_and_a_replay_is_refused(core: KioskCore) -> No
     core.journey.handle_code(code)
     w.notice("code_replayed")
     assert core.session.data.holder is None
+    w.until(lambda: sum(1 for n in w.notices if n.kind == "idle") >= 2, "audit written")
+    audit = core.journey.audit
+    assert audit.verify() >= 2
+    text = audit.path.read_text(encoding="utf-8")
+    assert '"outcome":"code_replayed"' in text and '"event":"identify.code"' in text
+    assert "44060519480118102X" not in text and code not in text
 
 
 def test_backend_down_at_submit_gives_a_pending_receipt(core: KioskCore) -> None:
