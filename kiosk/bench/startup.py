@@ -62,7 +62,8 @@ def _display() -> AbstractContextManager[object]:
         return nullcontext()
     from screens.xvfb import Xvfb  # the UI's own virtual-display helper
 
-    return Xvfb()
+    display: AbstractContextManager[object] = Xvfb()
+    return display
 
 
 def bench_ui(opts: BenchOptions) -> list[BenchResult]:
