@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from nacl.signing import SigningKey
 from reportlab.pdfgen import canvas
 
 from hardware.printer.config import PrinterConfig
@@ -26,14 +27,16 @@ from hardware.printer.driver import CupsPrinter
 from hardware.printer.emulator import PrinterEmulator
 from kiosk.bench.harness import BenchOptions, BenchResult, compare, sample
 from kiosk.documents import ReceiptInfo, render_receipt
-from kiosk.documents.verify import verification_code
+from kiosk.identity.doccodes import make_doc_code
+
+_KEY = SigningKey(bytes(32))  # a fixed benchmark key: the code's size is what matters
 
 
 def _receipt(paper: str = "receipt80") -> bytes:
-    doc_id = f"BENCH-{uuid.uuid4().hex[:8]}:receipt"
-    info = ReceiptInfo(doc_id, doc_id.split(":")[0], "城乡居民基本医疗保险参保登记",
+    number = f"BENCH{uuid.uuid4().hex[:8]}"
+    info = ReceiptInfo(number, "城乡居民基本医疗保险参保登记",
                        dt.datetime(2025, 3, 1, 10, 30), "kiosk-bench", "已受理",
-                       verification_code(doc_id, b"bench"), "请留意短信通知。")
+                       make_doc_code(_KEY, f"R{number}", "receipt"), "请留意短信通知。")
     return render_receipt(info, paper)  # type: ignore[arg-type]
 
 

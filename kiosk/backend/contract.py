@@ -261,6 +261,9 @@ class ApplicationReceipt(_Model):
     decision_reason: str | None = None
     result_available: bool = False
     next_steps: I18nText = Field(default_factory=dict)
+    # the platform-signed code printed on the receipt (kiosk.identity.doccodes); None for a
+    # pending receipt issued by the kiosk's outbox while the platform was unreachable
+    verification_code: str | None = None
 
 
 class Appointment(_Model):

@@ -1,9 +1,10 @@
 """Documents printed at the kiosk, rendered locally to PDF (reportlab, CJK font embedded).
 
 Public API: :func:`render_receipt`, :func:`render_result`, :func:`render_certificate_copy`
-with :class:`ReceiptInfo`, :class:`ResultInfo`, :class:`CertificateCopyInfo`; the QR payload
-and verification codes in :mod:`kiosk.documents.verify`; :func:`pdf_to_png`; and
-:func:`receipt_pdf`, which builds a receipt from a backend ``ApplicationReceipt``.
+with :class:`ReceiptInfo`, :class:`ResultInfo`, :class:`CertificateCopyInfo`;
+:func:`pdf_to_png`; and :func:`receipt_pdf`, which builds a receipt from a backend
+``ApplicationReceipt``. The QR code on a document is the platform's signed document code
+(:mod:`kiosk.identity.doccodes`), which any kiosk can check with the platform's public key.
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from kiosk.documents.render import (
     render_certificate_copy,
     render_receipt,
     render_result,
+    short_code,
     watermark_text,
 )
-from kiosk.documents.verify import parse_qr_payload, qr_payload, verification_code
 
 if TYPE_CHECKING:
     from kiosk.backend.contract import ApplicationReceipt, Matter
     from kiosk.config.schema import KioskConfig
 
 __all__ = ["LAYOUTS", "CertificateCopyInfo", "ReceiptInfo", "ResultInfo", "pdf_to_png",
-           "parse_qr_payload", "qr_payload", "receipt_pdf", "render_certificate_copy",
-           "render_receipt", "render_result", "verification_code", "watermark_text"]
+           "receipt_pdf", "render_certificate_copy", "render_receipt", "render_result",
+           "short_code", "watermark_text"]
 
 STATE_TEXT = {"submitted": "已提交", "accepted": "已受理", "approved": "已办结（准予许可）",
               "rejected": "不予受理", "result_issued": "已出结果"}
@@ -42,17 +43,13 @@ def _zh(text: dict[str, str] | None) -> str:
 
 
 def receipt_pdf(receipt: ApplicationReceipt, matter: Matter | None, cfg: KioskConfig) -> bytes:
-    """The application receipt for a submission, in the configured paper layout.
-
-    The verification code is keyed with the kiosk id here; a platform that issues its own
-    codes should pass them through :func:`render_receipt` instead.
-    """
-    doc_id = f"{receipt.application_no}:receipt"
+    """The application receipt for a submission, in the configured paper layout, with the
+    platform's verification code (none on a pending receipt from the outbox)."""
     info = ReceiptInfo(
-        doc_id=doc_id, application_no=receipt.application_no,
+        application_no=receipt.application_no,
         matter_name=_zh(matter.name) if matter else receipt.matter_id,
         submitted_at=receipt.submitted_at, kiosk_id=cfg.kiosk.id,
         state_text=STATE_TEXT.get(str(receipt.state), str(receipt.state)),
-        verification_code=verification_code(doc_id, cfg.kiosk.id.encode()),
+        verification_code=receipt.verification_code,
         next_steps=_zh(receipt.next_steps), department=_zh(matter.department) if matter else "")
     return render_receipt(info, cfg.printer.paper)

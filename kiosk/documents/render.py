@@ -21,7 +21,6 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
 from kiosk.documents.fonts import cjk_font
-from kiosk.documents.verify import grouped, qr_payload
 
 Paper = Literal["a4", "receipt58", "receipt80"]
 
@@ -47,13 +46,12 @@ LAYOUTS: dict[str, Layout] = {
 class ReceiptInfo:
     """受理回执: what the citizen takes home after submitting."""
 
-    doc_id: str
     application_no: str
     matter_name: str
     submitted_at: dt.datetime
     kiosk_id: str
     state_text: str
-    verification_code: str
+    verification_code: str | None  # None: a pending receipt, nothing to verify yet
     next_steps: str = ""
     department: str = ""
 
@@ -62,7 +60,6 @@ class ReceiptInfo:
 class ResultInfo:
     """审批结果: the decision of a smart-approval matter."""
 
-    doc_id: str
     application_no: str
     matter_name: str
     decision: str  # e.g. 准予许可 / 不予许可
@@ -78,7 +75,6 @@ class ResultInfo:
 class CertificateCopyInfo:
     """电子证照打印件: a certified copy limited to one use."""
 
-    doc_id: str
     certificate_name: str
     certificate_number: str
     holder_name: str
@@ -235,6 +231,19 @@ class _Renderer:
         pdf.restoreState()
 
 
+def short_code(code: str) -> str:
+    """The part of a signed document code a person can read out (its document id)."""
+    parts = code.split(".")
+    doc_id = parts[3] if len(parts) == 5 else code[-16:]
+    return "-".join(doc_id[i:i + 4] for i in range(0, len(doc_id), 4))
+
+
+def _add_code(spec: _Spec, code: str) -> None:
+    """The platform's signed verification code: as a QR code and in readable form."""
+    spec.add("qr", code)
+    spec.add("small", f"验证码：{short_code(code)}")
+
+
 def _stamp(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
@@ -249,9 +258,12 @@ def render_receipt(info: ReceiptInfo, paper: Paper = "a4") -> bytes:
     spec.add("kv", "终端编号", info.kiosk_id)
     if info.next_steps:
         spec.add("gap").add("text", f"后续事项：{info.next_steps}")
-    spec.add("rule").add("qr", qr_payload(info.doc_id, info.verification_code))
-    spec.add("small", f"验证码：{grouped(info.verification_code)}")
-    spec.add("small", "扫码或凭验证码可查询办理进度及核验本回执真伪。")
+    spec.add("rule")
+    if info.verification_code:
+        _add_code(spec, info.verification_code)
+        spec.add("small", "在政务服务自助终端扫码可核验本回执真伪。")
+    else:
+        spec.add("small", "网络恢复后终端将自动提交申请，届时可凭申请编号查询办理进度。")
     return _Renderer(spec, LAYOUTS[paper]).render()
 
 
@@ -265,8 +277,8 @@ def render_result(info: ResultInfo, paper: Paper = "a4") -> bytes:
         spec.add("kv", label, value)
     spec.add("kv", "审批部门", info.department).add("kv", "审批时间", _stamp(info.decided_at))
     spec.add("kv", "终端编号", info.kiosk_id)
-    spec.add("rule").add("qr", qr_payload(info.doc_id, info.verification_code))
-    spec.add("small", f"验证码：{grouped(info.verification_code)}")
+    spec.add("rule")
+    _add_code(spec, info.verification_code)
     return _Renderer(spec, LAYOUTS[paper]).render()
 
 
@@ -285,6 +297,5 @@ def render_certificate_copy(info: CertificateCopyInfo, paper: Paper = "a4") -> b
     spec.add("kv", "证照标识", info.identifier).add("rule")
     spec.add("text", f"用途：{mark}，他用无效。")
     spec.add("kv", "打印时间", _stamp(info.printed_at)).add("kv", "终端编号", info.kiosk_id)
-    spec.add("qr", qr_payload(info.doc_id, info.verification_code))
-    spec.add("small", f"验证码：{grouped(info.verification_code)}")
+    _add_code(spec, info.verification_code)
     return _Renderer(spec, LAYOUTS[paper]).render()

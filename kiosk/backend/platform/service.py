@@ -48,7 +48,6 @@ from kiosk.backend.contract import (
     Refused,
 )
 from kiosk.backend.platform import checks
-from kiosk.backend.platform.documents import render_pdf
 from kiosk.backend.platform.models import (
     ApplicationRow,
     AppointmentRow,
@@ -59,6 +58,12 @@ from kiosk.backend.platform.models import (
     RatingRow,
     SessionRow,
     UsedNonceRow,
+)
+from kiosk.documents import (
+    CertificateCopyInfo,
+    ResultInfo,
+    render_certificate_copy,
+    render_result,
 )
 
 log = logging.getLogger(__name__)
@@ -331,13 +336,15 @@ class PlatformService:
                               code=f"certificate_{cert.status.value}")
             title = f"{cert.type_name}（电子证照打印件）"
             code = self._doc_code(s, "certificate_copy", title, identifier)
-        rows = [("证照名称", cert.type_name), ("证照编号", cert.number),
-                ("持证主体", cert.holder_name), (cert.holder_code_type, cert.holder_code),
-                ("颁发机构", cert.issuer), ("颁发日期", cert.issue_date.isoformat()),
-                ("有效期至", cert.valid_to.isoformat() if cert.valid_to else "长期"),
-                ("证照标识", cert.identifier)]
+        rows = [(cert.holder_code_type, cert.holder_code),
+                ("有效期至", cert.valid_to.isoformat() if cert.valid_to else "长期")]
         rows += list(cert.fields.items())[:8]
-        pdf = render_pdf(title, rows, code, cert.issuer, note="用途：自助终端打印")
+        pdf = render_certificate_copy(CertificateCopyInfo(
+            certificate_name=cert.type_name, certificate_number=cert.number,
+            holder_name=cert.holder_name, issuer=cert.issuer,
+            issue_date=cert.issue_date.isoformat(), identifier=cert.identifier,
+            use_for="政务服务", kiosk_id="", printed_at=self._now().astimezone(CHINA),
+            verification_code=code, fields=rows))
         return CertificateDocument(certificate=cert, pdf=pdf, verification_code=code)
 
     def verify_document_code(self, code: str) -> DocumentVerification:
@@ -433,12 +440,18 @@ class PlatformService:
 
     # -- applications --------------------------------------------------------------------
     def _receipt(self, row: ApplicationRow, matter: Matter) -> ApplicationReceipt:
+        from kiosk.identity.doccodes import make_doc_code
+
         state = ApplicationState(row.state)
+        number = row.application_no or ""
         return ApplicationReceipt(
-            application_no=row.application_no or "", matter_id=row.matter_id, state=state,
+            application_no=number, matter_id=row.matter_id, state=state,
             submitted_at=_aware(row.submitted_at), decision_reason=row.decision_reason,
             result_available=state == ApplicationState.RESULT_ISSUED,
-            next_steps=next_steps(matter, state, Delivery(row.delivery)))
+            next_steps=next_steps(matter, state, Delivery(row.delivery)),
+            # Ed25519 signatures are deterministic: the same receipt gets the same code
+            verification_code=make_doc_code(self.signing_key, f"R{number}", "receipt",
+                                            issuer=ISSUER))
 
     def submit_application(self, request: ApplicationRequest, *,
                            kiosk_id: str | None = None) -> ApplicationReceipt:
@@ -496,6 +509,9 @@ class PlatformService:
             s.add(row)
             s.flush()
             row.application_no = f"NH{self._today():%Y%m%d}{row.id:06d}"
+            s.add(DocumentCodeRow(code=f"R{row.application_no}", kind="receipt",
+                                  title=matter.name["zh_CN"][:200], issued_at=now,
+                                  subject=row.application_no))
             row.state = ApplicationState.ACCEPTED.value
             if matter.approval == ApprovalMode.INSTANT:
                 failed = self._evaluate(s, mrow.rules, ctx, matter)
@@ -623,12 +639,14 @@ class PlatformService:
             title = mrow.result_title.get("zh_CN") or matter.name["zh_CN"]
             code = self._doc_code(s, "result", title, application_no)
             labels = {f.key: f.label.get("zh_CN", f.key) for f in matter.fields}
-            rows = [("办件编号", application_no), ("事项名称", matter.name["zh_CN"])]
-            rows += [(labels.get(k, k), v) for k, v in row.form.items()]
-            rows.append(("办结日期", _aware(row.decided_at or row.submitted_at)
-                         .astimezone(CHINA).date().isoformat()))
-        return render_pdf(title, rows, code, matter.department["zh_CN"],
-                          note="经审核，符合办理条件，特此证明。")
+            rows = [(labels.get(k, k), v) for k, v in row.form.items()]
+            info = ResultInfo(
+                application_no=application_no, matter_name=title, decision="准予许可",
+                decided_at=_aware(row.decided_at or row.submitted_at).astimezone(CHINA),
+                department=matter.department["zh_CN"], kiosk_id=row.kiosk_id,
+                verification_code=code, reason="经审核，符合办理条件，特此证明。",
+                fields=rows)
+        return render_result(info)
 
     def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment:
         with self._tx() as s:

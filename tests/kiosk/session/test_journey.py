@@ -92,7 +92,7 @@ def personal_leftovers(core: KioskCore, needles: list[str]) -> list[str]:
     return found
 
 
-def test_card_face_certificate_free_matter_printed(core: KioskCore) -> None:
+def test_card_face_certificate_free_matter_printed(core: KioskCore, tmp_path: Path) -> None:
     w = Watcher(core)
     journey: Journey = core.journey
     idcard = core.device("idcard")
@@ -140,6 +140,27 @@ def test_card_face_certificate_free_matter_printed(core: KioskCore) -> None:
     assert personal_leftovers(core, ["陈美玲", "440605195803121228"]) == []
     journey.finish()
     w.state(State.ATTRACT)
+    # the printed result carries the platform's code: scanning it at any kiosk verifies it
+    codes = printed_codes(printed, tmp_path)
+    assert len(codes) == 1 and codes[0].startswith("GZDOC1.")
+    journey.handle_code(codes[0])
+    assert w.notice("document_authentic").params["title"]
+    forged = codes[0][:-6] + ("AAAAAA" if not codes[0].endswith("AAAAAA") else "BBBBBB")
+    journey.handle_code(forged)
+    w.notice("document_forged")
+
+
+def printed_codes(pdf: bytes, tmp_path: Path) -> list[str]:
+    import zxingcpp
+    from PIL import Image
+
+    from kiosk.documents import pdf_to_png
+
+    out = []
+    for page in pdf_to_png(pdf, tmp_path / "printed", dpi=150):
+        with Image.open(page) as img:
+            out += [code.text for code in zxingcpp.read_barcodes(img)]
+    return out
 
 
 def test_expired_card_is_refused_with_a_plain_message(core: KioskCore) -> None:
