@@ -6,8 +6,6 @@ is unreadable, 3 the camera gave no frame. No image is written unless ``--save``
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,19 +14,8 @@ import click
 import cv2
 
 from hardware.base import DeviceError
-
-
-def _emit(data: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        for key, value in data.items():
-            click.echo(f"{key}: {value}")
-
-
-def _fail(error: str, message: str, as_json: bool, code: int) -> None:
-    _emit({"error": error, "message": message}, as_json)
-    sys.exit(code)
+from hardware.diag_output import emit as _emit
+from hardware.diag_output import fail as _fail
 
 
 @click.group(name="face")

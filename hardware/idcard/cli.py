@@ -6,16 +6,16 @@ purpose; nothing else in the kiosk prints or logs it.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import tempfile
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from hardware.base import Deadline, DeviceError
+from hardware.diag_output import emit, fail
 from hardware.idcard.driver import IdCardReader
 
 EXIT_ERROR = 1
@@ -42,20 +42,12 @@ def _open(port: str | None, baud: int | None) -> IdCardReader:
     return open_reader(port, baud)
 
 
-def _fail(as_json: bool, code: str, message: str) -> None:
-    if as_json:
-        click.echo(json.dumps({"error": code, "message": message}, ensure_ascii=False))
-    else:
-        click.echo(f"error: {code}: {message}", err=True)
-    raise SystemExit(EXIT_ERROR)
+def _fail(as_json: bool, code: str, message: str) -> NoReturn:
+    fail(code, message, as_json, EXIT_ERROR)
 
 
 def _show(as_json: bool, data: dict[str, Any]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        for key, value in data.items():
-            click.echo(f"{key}: {value}")
+    emit(data, as_json)
 
 
 def _run(port: str | None, baud: int | None, as_json: bool, action: str,

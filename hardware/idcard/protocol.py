@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from hardware.idcard.card import LONG_TERM, IdCardData
+from kiosk.identity.checks import id_check_digit
 
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 HEADER_LEN = len(PREAMBLE) + 2
@@ -320,17 +321,6 @@ SEX_CODES = {v: k for k, v in SEXES.items()}
 
 
 # -- GB 11643 ---------------------------------------------------------------------------------
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-
-
-def id_check_digit(first17: str) -> str:
-    """The GB 11643-1999 check character for the first 17 digits."""
-    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
-        raise ValueError("need exactly 17 ASCII digits")
-    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
-
-
 def id_number_valid(s: str) -> bool:
     """True for an 18-character citizen number whose check character is right."""
     if len(s) != 18 or not s[:17].isascii() or not s[:17].isdigit():

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from hardware.diag_output import emit as _emit
 from hardware.printer.emulator import FAULTS, PrinterEmulator, control
 
 
@@ -28,14 +29,6 @@ def _printer(config_path: str | None, queue: str | None, server: str | None) -> 
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
     return CupsPrinter(cfg.printer, server=server, queue=queue, kiosk_id=cfg.kiosk.id)
-
-
-def _emit(data: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        for key, value in data.items():
-            click.echo(f"{key}: {value}")
 
 
 @click.group("printer")

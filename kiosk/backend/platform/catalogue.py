@@ -19,7 +19,7 @@ from kiosk.backend.contract import (
     Material,
     Matter,
 )
-from kiosk.backend.platform.checks import uscc_check_char
+from kiosk.identity.checks import uscc_check_char
 
 
 def t(cn: str, hk: str, en: str) -> I18nText:

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from kiosk.backend.platform import catalogue as cat
-from kiosk.backend.platform.checks import certificate_identifier
 from kiosk.backend.platform.models import CertificateRow, HolderRow, MatterRow
 from kiosk.backend.platform.service import load_reference_photo
+from kiosk.identity.checks import certificate_identifier
 
 CITIZENS_FILE = Path(__file__).resolve().parents[3] / "config" / "demo" / "citizens.yaml"
 CARD_KEYS = ("name", "sex", "nation", "birth_date", "address", "id_number", "issuer",

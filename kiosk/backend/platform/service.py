@@ -47,7 +47,6 @@ from kiosk.backend.contract import (
     Rating,
     Refused,
 )
-from kiosk.backend.platform import checks
 from kiosk.backend.platform.models import (
     ApplicationRow,
     AppointmentRow,
@@ -65,6 +64,7 @@ from kiosk.documents import (
     render_certificate_copy,
     render_result,
 )
+from kiosk.identity import checks
 
 log = logging.getLogger(__name__)
 

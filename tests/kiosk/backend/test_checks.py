@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiosk.backend.platform import checks
+from kiosk.identity import checks
 from tests.kiosk.backend.helpers import ENTERPRISES, PEOPLE
 
 CERT_EXAMPLE = "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U"

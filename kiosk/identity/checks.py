@@ -1,4 +1,4 @@
-"""Check characters of the identifiers the platform accepts (pure functions, table-driven).
+"""Check characters of identifiers (pure, table-driven), for the platform and the card reader.
 
 - GB 11643-1999 citizen ID number: 17 digits + check digit (``X`` for 10).
 - GB 32100-2015 unified social credit code (USCC): 17 characters + check character.
@@ -35,7 +35,7 @@ class CheckError(ValueError):
 
 def id_check_digit(first17: str) -> str:
     """GB 11643 check digit of the first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise CheckError("ID number body must be 17 digits", "malformed")
     total = sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS, strict=True))
     return _ID_CHECK[total % 11]
