@@ -1,0 +1,278 @@
+"""KioskApp: the Kivy App around the view-model (see screens/app.py for the entry point)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from kivy.animation import Animation
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, ObjectProperty
+from kivy.uix.floatlayout import FloatLayout
+
+from screens.app import KV_DIR, LANGUAGE_LABELS, register_cjk_font
+from screens.frames import FrameMonitor
+from screens.i18n import tr
+from screens.lockdown import CornerTaps, is_escape_key
+from screens.viewmodel import ViewModel, safe
+from screens.views import load_screen
+from screens.widgets import KButton  # noqa: F401  (registers the widgets with Kivy's Factory)
+
+log = logging.getLogger("screens.app")
+
+BACK_STATES = {"home", "guide", "identify", "face_consent", "face", "consent", "certificates",
+               "form", "review"}
+NO_NAV_STATES = {"attract", "submitting", "goodbye"}
+SELF_PROGRESS_STATES = {"face", "submitting"}
+
+
+class KioskRoot(FloatLayout):
+    """Chrome around the screen manager; overlays are added and removed as needed."""
+
+    show_nav = BooleanProperty(False)
+    can_back = BooleanProperty(False)
+
+    def toggle_elderly(self) -> None:
+        vm = App.get_running_app().vm
+        vm.set_elderly(not vm.elderly)
+
+
+class MessageBanner(FloatLayout):
+    pass
+
+
+class BusyOverlay(FloatLayout):
+    def on_touch_down(self, touch: Any) -> bool:
+        return True  # the kiosk is working: taps wait (no double submissions)
+
+    def on_touch_up(self, touch: Any) -> bool:
+        return True
+
+
+class WarningOverlay(FloatLayout):
+    def more_time(self) -> None:
+        app = App.get_running_app()
+        app.vm.core.session.more_time()
+        app.vm.warning = False
+
+    def leave_now(self) -> None:
+        app = App.get_running_app()
+        app.vm.journey.cancel()
+
+    def on_touch_down(self, touch: Any) -> bool:
+        super().on_touch_down(touch)
+        return True
+
+
+class KioskApp(App):
+    """The citizen touchscreen."""
+
+    vm = ObjectProperty(None)
+    title = "政务服务自助终端"
+
+    def __init__(self, core: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.core = core
+        self.vm = ViewModel(core)
+        self.frames = FrameMonitor()
+        self.ready_file: str | None = None
+        self.exit_when_ready = False
+        self.stop_event: threading.Event | None = None
+        self.screens: dict[str, Any] = {}
+        self.root_widget: KioskRoot | None = None
+        self.banner: MessageBanner | None = None
+        self.busy_overlay: BusyOverlay | None = None
+        self.warning_overlay: WarningOverlay | None = None
+        self.dock: Any = None
+        self.tech_gesture = CornerTaps(self._technician_gesture)
+        self._ready_marked = False
+        self._spin: Animation | None = None
+        self._shut = False
+
+    # -- build ------------------------------------------------------------------------------
+    def build(self) -> KioskRoot:
+        register_cjk_font()
+        self.vm.u = Window.width / 1080.0
+        Builder.load_file(str(KV_DIR / "theme.kv"))
+        Builder.load_file(str(KV_DIR / "root.kv"))
+        root = KioskRoot()
+        self.root_widget = root
+        self._build_langbar(root)
+        root.ids.bottombar.children[1].bind(on_release=safe(lambda *_: self.vm.journey.back()))
+        root.ids.bottombar.children[0].bind(on_release=safe(lambda *_: self.vm.journey.cancel()))
+        self.banner = MessageBanner()
+        self.busy_overlay = BusyOverlay()
+        self.warning_overlay = WarningOverlay()
+        vm = self.vm
+        vm.bind(state=lambda *_: self.show_state(vm.state))
+        vm.bind(lang=self._on_lang)
+        vm.bind(elderly=lambda *_: self._refresh_current())
+        vm.bind(message=self._sync_overlays, busy=self._sync_overlays, state=self._sync_overlays,
+                warning=self._sync_overlays)
+        vm.bind(on_wiped=lambda *_: self._wipe_screens())
+        vm.bind(matters=lambda *_: self._refresh_if("home"))
+        vm.bind(enterprise_ok=lambda *_: self._refresh_if("consent"))
+        Window.bind(on_resize=lambda _w, width, _h: setattr(vm, "u", width / 1080.0))
+        return root
+
+    def on_start(self) -> None:
+        cfg = self.core.cfg
+        Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
+        Window.bind(on_touch_down=self._on_any_touch)
+        Clock.schedule_interval(self.frames.frame, 0)
+        if self.stop_event is not None:
+            Clock.schedule_interval(self._check_stop, 0.2)
+        self.vm.attach()
+        if cfg.profile == "simulation" and cfg.ui.simulation_dock:
+            from screens.dock import install_dock
+
+            self.dock = install_dock(self)
+        self.show_state(self.vm.state)
+        self.vm.load_matters()
+        Clock.schedule_once(self._mark_ready, 0)
+
+    def _mark_ready(self, _dt: float) -> None:
+        if self._ready_marked:
+            return
+        self._ready_marked = True
+        self.core.mark_ready(self.ready_file)
+        log.info("touchscreen ready")
+        if self.exit_when_ready:
+            self.stop()
+
+    def _check_stop(self, _dt: float) -> None:
+        if self.stop_event is not None and self.stop_event.is_set():
+            self.stop()
+
+    def on_stop(self) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        if self._shut:
+            return
+        self._shut = True
+        self.vm.detach()
+
+    # -- lockdown --------------------------------------------------------------------------
+    def _on_request_close(self, *_args: Any, **_kw: Any) -> bool:
+        if self.core.cfg.ui.lockdown and not (self.stop_event and self.stop_event.is_set()):
+            log.info("close request ignored (lockdown)")
+            return True
+        return False
+
+    def _on_keyboard(self, _window: Any, key: int, _scancode: int, _codepoint: Any,
+                     modifiers: list[str]) -> bool:
+        if key == 293 and self.dock is not None:  # F12: simulation dock
+            self.dock.toggle()
+            return True
+        if self.core.cfg.ui.lockdown and is_escape_key(key, modifiers):
+            return True
+        return False
+
+    def _on_any_touch(self, window: Any, touch: Any) -> bool:
+        try:
+            self.vm.core.journey.touch()
+            self.tech_gesture.tap(touch.x, touch.y, window.height)
+        except Exception:
+            log.exception("touch bookkeeping failed")
+        return False
+
+    def _technician_gesture(self) -> None:
+        log.info("technician gesture: login is provided by the diagnostics module")
+
+    # -- screens ---------------------------------------------------------------------------
+    def screen(self, state: str) -> Any:
+        if state not in self.screens:
+            self.frames.mark_load()
+            scr = load_screen(state)
+            self.screens[state] = scr
+            assert self.root_widget is not None
+            self.root_widget.ids.sm.add_widget(scr)
+        return self.screens[state]
+
+    @safe
+    def show_state(self, state: str) -> None:
+        root = self.root_widget
+        if root is None:
+            return
+        self.frames.mark_load()
+        scr = self.screen(state)
+        scr.refresh()
+        root.ids.sm.current = state
+        root.show_nav = state not in NO_NAV_STATES
+        root.can_back = state in BACK_STATES
+        spoken = scr.spoken_text()
+        if spoken:
+            self.vm.say(spoken)
+        if state == "attract":
+            Clock.schedule_once(self._mark_ready, 0)
+
+    def _refresh_if(self, state: str) -> None:
+        if self.vm.state == state and state in self.screens:
+            self.frames.mark_load()
+            safe(self.screens[state].refresh)()
+
+    def _refresh_current(self) -> None:
+        self._refresh_if(self.vm.state)
+
+    def _on_lang(self, *_args: Any) -> None:
+        self._update_langbar()
+        self._refresh_current()
+
+    def _wipe_screens(self) -> None:
+        for scr in self.screens.values():
+            safe(scr.clear_personal)()
+
+    def _build_langbar(self, root: KioskRoot) -> None:
+        from kivy.factory import Factory
+
+        bar = root.ids.langbar
+        for lang in self.vm.languages:
+            btn = Factory.LangButton(text=LANGUAGE_LABELS.get(lang, lang), name=f"lang:{lang}")
+            btn.bind(on_release=safe(lambda _b, code=lang: self.vm.set_language(code)))
+            bar.add_widget(btn)
+        self._update_langbar()
+
+    def _update_langbar(self) -> None:
+        if self.root_widget is None:
+            return
+        for btn in self.root_widget.ids.langbar.children:
+            btn.selected = btn.name == f"lang:{self.vm.lang}"
+
+    # -- overlays --------------------------------------------------------------------------
+    def _sync_overlays(self, *_args: Any) -> None:
+        root = self.root_widget
+        if root is None:
+            return
+        vm = self.vm
+        # the face and submitting screens show their own progress
+        self._show(self.busy_overlay, vm.busy and vm.state not in SELF_PROGRESS_STATES)
+        self._show(self.banner, bool(vm.message) and not vm.busy)
+        self._show(self.warning_overlay, vm.warning)
+        if self.dock is not None:
+            self.dock.raise_to_top()
+        spinner = self.busy_overlay.children[0].children[-1] if self.busy_overlay else None
+        if vm.busy and spinner is not None and self._spin is None:
+            self._spin = Animation(angle=360, duration=1.2)
+            self._spin += Animation(angle=0, duration=0)
+            self._spin.repeat = True
+            self._spin.start(spinner)
+        elif not vm.busy and self._spin is not None:
+            self._spin.cancel(spinner)
+            self._spin = None
+
+    def _show(self, widget: Any, visible: bool) -> None:
+        root = self.root_widget
+        if widget is None or root is None:
+            return
+        if visible and widget.parent is None:
+            root.add_widget(widget)
+        elif not visible and widget.parent is not None:
+            root.remove_widget(widget)
+
+    def t(self, key: str, /, **params: Any) -> str:
+        return tr(key, self.vm.lang, **params)

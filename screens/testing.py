@@ -1,0 +1,498 @@
+"""A driver for the touchscreen: tests and the demo walkthrough play journeys with it.
+
+It runs the real KioskApp in this process (Xvfb when there is no display), pumps Kivy's
+event loop from the caller's thread, taps widgets with simulated touches through Kivy's
+input pipeline, and saves screenshots. Kivy creates its window once per process: use one
+driver per process.
+
+    with KioskDriver(artifacts="demo-output") as ui:
+        ui.wait_for_screen("attract")
+        ui.insert_card("chen")            # the ID-card simulator, or journey.handle_card
+        ui.wait_for_screen("home")
+        ui.tap("matter:sb-record-print"); ui.shot("guide")
+        ...
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from screens.xvfb import Xvfb
+
+log = logging.getLogger("screens.testing")
+
+ROOT = Path(__file__).resolve().parents[1]
+CITIZENS_FILE = ROOT / "config" / "demo" / "citizens.yaml"
+
+
+class DriverError(AssertionError):
+    """A step did not happen in time (the message says where the UI was)."""
+
+
+@dataclass(frozen=True)
+class DemoCard:
+    """An IdCardData-like value for ``journey.handle_card`` when no reader is present."""
+
+    card_type: str
+    name: str
+    id_number: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+    id_number_valid: bool = True
+
+
+def demo_citizen(key: str) -> dict[str, Any]:
+    data = yaml.safe_load(CITIZENS_FILE.read_text(encoding="utf-8"))
+    for person in data["citizens"]:
+        if person["key"] == key:
+            return dict(person)
+    raise KeyError(key)
+
+
+def demo_enterprise(key: str) -> dict[str, Any]:
+    data = yaml.safe_load(CITIZENS_FILE.read_text(encoding="utf-8"))
+    for ent in data["enterprises"]:
+        if ent["key"] == key:
+            return dict(ent)
+    raise KeyError(key)
+
+
+def demo_card(key: str) -> DemoCard:
+    p = demo_citizen(key)
+    valid_to = p["valid_to"]
+    return DemoCard(card_type=p["card_type"], name=p["name"], id_number=str(p["id_number"]),
+                    valid_from=p["valid_from"],
+                    valid_to=None if valid_to == "长期" else valid_to)
+
+
+def sim_config(var_dir: Path, width: int = 1080, height: int = 1920,
+                profile: str = "simulation", extra: dict[str, Any] | None = None) -> Any:
+    """A simulation config whose state (databases, spool, secrets) lives in ``var_dir``."""
+    from kiosk.config.loader import deep_merge, load_config
+
+    site: dict[str, Any] = {
+        "var_dir": str(var_dir),
+        "ui": {"fullscreen": False, "width": width, "height": height, "voice": False},
+        "backend": {"db": str(var_dir / "platform.sqlite"),
+                    "identity_key_file": str(var_dir / "secrets" / "platform-signing.key")},
+        "outbox": {"path": str(var_dir / "outbox.sqlite"),
+                   "key_file": str(var_dir / "secrets" / "outbox.key")},
+        "printer": {"state_dir": str(var_dir / "printer")},
+    }
+    if extra:
+        site = deep_merge(site, extra)
+    path = var_dir / "site.yaml"
+    path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+    return load_config(path, profile=profile, environ={})
+
+
+class KioskDriver:
+    """Plays the touchscreen like a citizen would. See the module docstring."""
+
+    def __init__(self, core: Any = None, *, cfg: Any = None, width: int = 1080,
+                 height: int = 1920, artifacts: str | Path | None = None,
+                 var_dir: str | Path | None = None, extra_config: dict[str, Any] | None = None,
+                 use_xvfb: bool | None = None) -> None:
+        self.width, self.height = width, height
+        self.artifacts = Path(artifacts) if artifacts else None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if var_dir is None and core is None and cfg is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kiosk-ui-")
+            var_dir = self._tmp.name
+        self.var_dir = Path(var_dir) if var_dir else None
+        self._extra = extra_config
+        self.cfg = cfg
+        self.core = core
+        self._own_core = core is None
+        self._use_xvfb = (not os.environ.get("DISPLAY")) if use_xvfb is None else use_xvfb
+        self.xvfb: Xvfb | None = None
+        self.app: Any = None
+        self._step = 0
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, timeout: float = 60.0) -> KioskDriver:
+        if self._use_xvfb:
+            self.xvfb = Xvfb(self.width, self.height).start()
+        if self.core is None:
+            if self.cfg is None:
+                assert self.var_dir is not None
+                self.var_dir.mkdir(parents=True, exist_ok=True)
+                self.cfg = sim_config(self.var_dir, self.width, self.height,
+                                       extra=self._extra)
+            from kiosk.core import KioskCore
+
+            self.core = KioskCore(self.cfg)
+            self.core.start()
+        from screens.app import build_app
+
+        self.app = build_app(self.core, fullscreen=False)
+        self.app._run_prepare()  # noqa: SLF001 - Kivy's own split of App.run()
+        from kivy.base import EventLoop
+
+        EventLoop.status = "started"  # as runTouchApp would leave it
+        self.wait_for_screen("attract", timeout)
+        self.run_until(lambda: bool(self.vm.matters) or bool(self.vm.matters_error),
+                       timeout, "matter catalogue")
+        self.frames.reset()
+        return self
+
+    def stop(self) -> None:
+        try:
+            if self.app is not None:
+                self.app.shutdown()
+                self.app.stop()
+        finally:
+            if self._own_core and self.core is not None:
+                self.core.stop()
+            if self.xvfb is not None:
+                self.xvfb.stop()
+            if self._tmp is not None:
+                self._tmp.cleanup()
+
+    def __enter__(self) -> KioskDriver:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def vm(self) -> Any:
+        return self.app.vm
+
+    @property
+    def journey(self) -> Any:
+        return self.core.journey
+
+    @property
+    def frames(self) -> Any:
+        return self.app.frames
+
+    @property
+    def screen(self) -> str:
+        """The name of the screen shown now."""
+        return str(self.app.root_widget.ids.sm.current)
+
+    @property
+    def message(self) -> str:
+        """The banner's text ('' when none is shown)."""
+        return str(self.vm.message) if self.app.banner.parent is not None else ""
+
+    # -- the event loop ---------------------------------------------------------------------
+    def pump(self, frames: int = 1) -> None:
+        from kivy.base import EventLoop
+
+        for _ in range(frames):
+            EventLoop.idle()
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float = 10.0,
+                  what: str = "condition") -> None:
+        """Pump frames until ``predicate()`` holds; DriverError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            if predicate():
+                return
+            if time.monotonic() > deadline:
+                raise DriverError(f"timed out waiting for {what} (screen {self.screen!r}, "
+                                  f"state {self.core.session.state.value!r}, "
+                                  f"message {self.vm.message!r}, busy {self.vm.busy_text!r})")
+
+    def advance(self, seconds: float) -> None:
+        """Let the UI run for ``seconds`` (animations, rotating notices)."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.pump()
+
+    def wait_for_screen(self, name: str, timeout: float = 15.0) -> None:
+        self.run_until(lambda: self.screen == name and self.vm.state == name
+                       and not self.vm.busy, timeout, f"screen {name!r}")
+        self.pump(2)
+
+    def wait_idle(self, timeout: float = 15.0) -> None:
+        self.run_until(lambda: not self.vm.busy, timeout, "the kiosk to finish working")
+        self.pump(2)
+
+    # -- finding and touching -------------------------------------------------------------
+    def _walk(self) -> Iterator[Any]:
+        from kivy.core.window import Window
+
+        stack = list(Window.children)
+        while stack:
+            widget = stack.pop()
+            yield widget
+            stack.extend(widget.children)
+
+    def _visible(self, widget: Any) -> bool:
+        w: Any = widget
+        while w is not None:
+            if getattr(w, "opacity", 1) == 0 or getattr(w, "disabled", False):
+                return False
+            from kivy.uix.screenmanager import Screen
+
+            if isinstance(w, Screen) and w.manager is not None and w.manager.current != w.name:
+                return False
+            parent = w.parent
+            if parent is w:
+                break
+            w = parent
+        return widget.width > 0 and widget.height > 0
+
+    def find(self, target: str) -> Any:
+        """A visible, enabled widget whose ``name`` is ``target`` (else whose text is)."""
+        by_text = None
+        for widget in self._walk():
+            if not self._visible(widget):
+                continue
+            if getattr(widget, "name", None) == target and hasattr(widget, "dispatch"):
+                from kivy.uix.screenmanager import Screen
+
+                if not isinstance(widget, Screen):
+                    return widget
+            if by_text is None and getattr(widget, "text", None) == target:
+                by_text = widget
+        return by_text
+
+    def names(self) -> list[str]:
+        """Names of the visible tappable widgets (for a script author)."""
+        return sorted({w.name for w in self._walk() if getattr(w, "name", "")
+                       and self._visible(w) and hasattr(w, "on_release")})
+
+    @staticmethod
+    def _scroller(widget: Any) -> Any:
+        from kivy.uix.scrollview import ScrollView
+
+        parent = widget.parent
+        while parent is not None and parent is not parent.parent:
+            if isinstance(parent, ScrollView):
+                return parent
+            parent = parent.parent
+        return None
+
+    def _scroll_into_view(self, widget: Any) -> bool:
+        from kivy.uix.scrollview import ScrollView
+
+        parent = widget.parent
+        while parent is not None and parent is not parent.parent:
+            if isinstance(parent, ScrollView):
+                content = parent.children[0] if parent.children else None
+                if content is not None and content.height > parent.height:
+                    parent.scroll_to(widget, padding=20, animate=False)
+                    self.pump(2)
+                return True
+            parent = parent.parent
+        return False
+
+    def dismiss(self) -> str:
+        """Close the message banner if one is shown (as a citizen would); returns its text."""
+        text = self.message
+        if text:
+            widget = self.find("dismiss")
+            if widget is not None:
+                x, y = widget.to_window(*widget.center)
+                self.tap_at(x, y)
+                self.run_until(lambda: not self.message, 5, "banner closed")
+        return text
+
+    def tap(self, target: str, timeout: float = 10.0) -> None:
+        """Touch the centre of the widget named (or labelled) ``target`` (closing a message
+        banner first, as a citizen would, unless the target is on the banner)."""
+        if target != "dismiss" and self.message:
+            self.dismiss()
+        found: list[Any] = []
+
+        def ready() -> bool:
+            if self.vm.busy:
+                return False
+            widget = self.find(target)
+            if widget is not None:
+                found.append(widget)
+                return True
+            return False
+
+        try:
+            self.run_until(ready, timeout, f"widget {target!r}")
+        except DriverError as exc:
+            raise DriverError(f"{exc}; visible: {self.names()}") from None
+        widget = found[-1]
+        in_scroll = self._scroll_into_view(widget)
+        # wait until layout settles (a keypad closing resizes the list above it)
+        last = None
+        settle = time.monotonic() + 2.0
+        scroller = self._scroller(widget)
+        while time.monotonic() < settle:
+            pos = (widget.to_window(*widget.center), tuple(widget.size))
+            moving = scroller is not None and (
+                abs(scroller.effect_y.velocity) > 1e-3 or scroller.effect_y.is_manual)
+            if pos == last and not moving:
+                break
+            last = pos
+            self.pump()
+        x, y = widget.to_window(*widget.center)
+        self.tap_at(x, y)
+        if in_scroll:  # a ScrollView releases a short tap to its child ~0.2 s later
+            self.advance(0.3)
+
+    def tap_at(self, x: float, y: float) -> None:
+        from kivy.tests.common import UnitTestTouch
+
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        self.pump(1)
+        touch.touch_up()
+        self.pump(2)
+
+    def double_tap(self, target: str) -> None:
+        """Two quick taps on the same widget (a citizen's double tap)."""
+        widget = self.find(target)
+        if widget is None:
+            raise DriverError(f"no widget {target!r}; visible: {self.names()}")
+        x, y = widget.to_window(*widget.center)
+        from kivy.tests.common import UnitTestTouch
+
+        for _ in range(2):
+            touch = UnitTestTouch(x, y)
+            touch.touch_down()
+            touch.touch_up()
+        self.pump(3)
+
+    def type_text(self, text: str, field: str | None = None) -> None:
+        """Focus ``field`` (a widget name such as ``field:phone``), then press the keys of
+        the on-screen keypad or keyboard for each character."""
+        if field is not None:
+            self.tap(field)
+        for ch in text:
+            key = "<space>" if ch == " " else ch.upper() if ch.isalpha() else ch
+            self.tap(f"key:{key}")
+
+    # -- screenshots ------------------------------------------------------------------------
+    def screenshot(self, path: str | Path) -> Path:
+        """Save what the window shows now as a PNG."""
+        from kivy.core.window import Window
+        from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels
+        from PIL import Image
+
+        self.pump(2)
+        Window.canvas.ask_update()
+        self.pump(1)
+        width, height = Window.size
+        data = glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE)
+        image = Image.frombytes("RGB", (width, height), data).transpose(
+            Image.Transpose.FLIP_TOP_BOTTOM)
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        image.save(out)
+        self.frames.pause()  # reading pixels is not part of the citizen's experience
+        return out
+
+    def shot(self, step: str) -> Path | None:
+        """Numbered screenshot of a step in ``artifacts`` (``03-guide.png``)."""
+        if self.artifacts is None:
+            return None
+        self._step += 1
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", step)
+        return self.screenshot(self.artifacts / f"{self._step:02d}-{safe}.png")
+
+    # -- the world: simulators (or the journey directly when a device is missing) ---------
+    @property
+    def sim(self) -> Any:
+        from screens.dock import SimControls
+
+        return SimControls(self.core)
+
+    def insert_card(self, key: str) -> str:
+        """Place demo card ``key``; returns 'simulator' or 'journey' (no reader present)."""
+        sim = self.sim.idcard
+        if sim is not None:
+            sim.insert(key)
+            return "simulator"
+        self.journey.handle_card(demo_card(key))
+        return "journey"
+
+    def remove_card(self) -> None:
+        sim = self.sim.idcard
+        if sim is not None:
+            sim.remove()
+
+    def show_code(self, key: str) -> str:
+        """Show a fresh identity code of citizen ``key`` to the scanner (or the journey)."""
+        number = str(demo_citizen(key)["id_number"])
+        controls = self.sim
+        issuer = controls.code_issuer
+        if issuer is None:
+            raise DriverError("the backend cannot issue identity codes")
+        code = issuer(number)
+        if controls.qr is not None:
+            controls.qr.scan(code)
+            return "simulator"
+        self.journey.handle_code(code)
+        return "journey"
+
+    def present_face(self, who: str | None) -> None:
+        cam = self.sim.camera
+        if cam is not None:
+            cam.present(who)
+
+    def paper_out(self, out: bool = True) -> None:
+        self.sim.paper(out)
+
+    def backend_cut(self, cut: bool = True) -> None:
+        self.sim.backend(cut)
+
+    # -- privacy checks ---------------------------------------------------------------------
+    def visible_texts(self) -> list[str]:
+        """Every text held by any widget of every loaded screen and overlay."""
+        texts: list[str] = []
+        widgets = list(self._walk())
+        for scr in self.app.screens.values():
+            stack = [scr]
+            while stack:
+                w = stack.pop()
+                widgets.append(w)
+                stack.extend(w.children)
+        for w in widgets:
+            for attr in ("text", "value", "label", "source", "error", "hint"):
+                value = getattr(w, attr, None)
+                if isinstance(value, str) and value:
+                    texts.append(value)
+        return texts
+
+    def personal_leftovers(self, needles: list[str]) -> list[str]:
+        """Where any of ``needles`` (names, ID numbers, codes) survives: widgets, screen
+        and view-model properties, session data, files under the var dir."""
+        found: list[str] = []
+        haystacks: dict[str, str] = {"widgets": "\n".join(self.visible_texts())}
+        for name, scr in self.app.screens.items():
+            props = {k: getattr(scr, k) for k in scr.properties()}
+            haystacks[f"screen:{name}"] = repr(props) + repr(vars(scr))
+        haystacks["viewmodel"] = repr({k: getattr(self.vm, k) for k in self.vm.properties()
+                                       if k != "core"}) + repr(self.vm.notices)
+        haystacks["session"] = repr(self.core.session.data)
+        haystacks["journey"] = repr(vars(self.journey))
+        for where, text in haystacks.items():
+            for needle in needles:
+                if needle and needle in text:
+                    found.append(f"{needle!r} in {where}")
+        if self.var_dir is not None and self.var_dir.exists():
+            for path in self.var_dir.rglob("*"):
+                if not path.is_file() or "platform" in path.name or "printer-spool" in path.parts:
+                    continue  # the government's database; the paper handed to the citizen
+                try:
+                    blob = path.read_bytes()
+                except OSError:
+                    continue
+                for needle in needles:
+                    if needle and needle.encode() in blob:
+                        found.append(f"{needle!r} in file {path.name}")
+        return found

@@ -1,0 +1,173 @@
+"""The application form: pre-filled fields marked with their source, choices where
+possible, the kiosk's own keypads for the rest, inline validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.properties import StringProperty
+
+from screens.viewmodel import safe
+from screens.views.base import KioskScreen
+from screens.widgets import (
+    DATE_KEYS,
+    DIGITS,
+    LETTERS,
+    PHONE_KEYS,
+    FieldDisplay,
+    KButton,
+    KeyPad,
+    KLabel,
+    apply_key,
+)
+
+KEYS_FOR_INPUT = {"digits": DIGITS, "phone": PHONE_KEYS, "date": DATE_KEYS}
+HINT_FOR_INPUT = {"digits": "hint_digits", "phone": "hint_phone", "date": "hint_date",
+                  "choice": "hint_choice", "address": "hint_text", "text": "hint_text"}
+
+
+class FormScreen(KioskScreen):
+    """Values typed here are personal: kept in this screen only until the session ends."""
+
+    focus_key = StringProperty("")
+    voice_key = "form_voice"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.values: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
+        self._loaded_for: tuple[int, str] | None = None
+        self._displays: dict[str, FieldDisplay] = {}
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        pad: KeyPad = self.ids.keypad
+        pad.bind(on_key=lambda _p, key: self.type_key(key))
+
+    def _fields(self) -> list[Any]:
+        matter = self.data.matter
+        return list(matter.fields) if matter is not None else []
+
+    def _prefilled(self) -> dict[str, Any]:
+        prepared = self.data.prepared
+        return {p.key: p for p in prepared.prefilled} if prepared is not None else {}
+
+    @safe
+    def refresh(self) -> None:
+        d = self.data
+        if d.matter is None:
+            return
+        marker = (self.vm.session_no, d.matter.id)
+        if marker != self._loaded_for:
+            self._loaded_for = marker
+            self.values = dict(self.journey.form_values())
+            self.errors = {}
+            self.focus_key = ""
+        prefilled = self._prefilled()
+        box = self.ids.fields
+        box.clear_widgets()
+        self._displays = {}
+        for f in self._fields():
+            pre = prefilled.get(f.key)
+            readonly = pre is not None and bool(pre.value)
+            disp = FieldDisplay(
+                name=f"field:{f.key}", label=self.text_of(f.label) + (
+                    "" if f.required else f"（{self.t('optional')}）"),
+                value=self.values.get(f.key, ""), readonly=readonly,
+                source=("✓ " + self._source_text(pre.source)) if readonly else "",
+                hint=self.t(HINT_FOR_INPUT.get(f.input, "hint_text")),
+                error=self.t(self.errors[f.key]) if f.key in self.errors else "",
+                focused=f.key == self.focus_key)
+            if not readonly and f.input != "choice":
+                disp.bind(on_release=lambda _d, k=f.key: self.focus(k))
+            box.add_widget(disp)
+            self._displays[f.key] = disp
+            if f.input == "choice" and not readonly:
+                box.add_widget(self._choices(f))
+        if not self._fields():
+            box.add_widget(KLabel(text=self.t("form_nothing_to_fill"), base=30))
+        self._update_keypad()
+
+    def _choices(self, f: Any) -> Any:
+        from kivy.uix.gridlayout import GridLayout
+
+        grid = GridLayout(cols=2, spacing=self.vm.u * 12, size_hint_y=None)
+        grid.bind(minimum_height=grid.setter("height"))
+        for choice in f.choices:
+            btn = KButton(text=choice, name=f"choice:{f.key}:{choice}", base=30,
+                          selected=self.values.get(f.key) == choice)
+            if btn.selected:
+                btn.text = "✓ " + choice
+            btn.bind(on_release=lambda _b, k=f.key, c=choice: self.choose(k, c))
+            grid.add_widget(btn)
+        return grid
+
+    def _source_text(self, source: Any) -> str:
+        if source.kind == "card":
+            return self.t("source_card")
+        if source.kind == "holder":
+            return self.t("source_holder")
+        if source.kind == "certificate":
+            names = [c.type_name for c in self.data.certificates
+                     if c.type_code == source.certificate_type]
+            return self.t("source_certificate", name=names[0] if names else "")
+        return self.t("source_citizen")
+
+    def _field(self, key: str) -> Any:
+        return next((f for f in self._fields() if f.key == key), None)
+
+    def _update_keypad(self) -> None:
+        pad: KeyPad = self.ids.keypad
+        f = self._field(self.focus_key)
+        if f is None:
+            return
+        keys = KEYS_FOR_INPUT.get(f.input, LETTERS)
+        pad.cols = 3 if keys is not LETTERS else 10
+        if pad.keys != keys:
+            pad.keys = keys
+
+    @safe
+    def focus(self, key: str) -> None:
+        self.focus_key = key
+        for k, disp in self._displays.items():
+            disp.focused = k == key
+        self._update_keypad()
+
+    @safe
+    def choose(self, key: str, choice: str) -> None:
+        self.values[key] = choice
+        self.errors.pop(key, None)
+        self.refresh()
+
+    @safe
+    def type_key(self, key: str) -> None:
+        if not self.focus_key:
+            return
+        if key == "<ok>":
+            self.focus("")
+            return
+        value = apply_key(self.values.get(self.focus_key, ""), key, 60)
+        self.values[self.focus_key] = value
+        self.errors.pop(self.focus_key, None)
+        disp = self._displays.get(self.focus_key)
+        if disp is not None:
+            disp.value = value
+            disp.error = ""
+
+    @safe
+    def next_step(self) -> None:
+        errors = self.journey.submit_form(dict(self.values))
+        self.errors = dict(errors)
+        if errors:
+            first = next(iter(errors))
+            field = self._field(first)
+            self.focus_key = first if field is not None and field.input != "choice" else ""
+            self.refresh()
+            self.vm.show_message("form_has_errors", "error")
+
+    def clear_personal(self) -> None:
+        self.values = {}
+        self.errors = {}
+        self.focus_key = ""
+        self._loaded_for = None
+        self._displays = {}
+        self.ids.fields.clear_widgets()

@@ -1,0 +1,59 @@
+"""Review what will be submitted, then submit (once, however often it is tapped)."""
+
+from __future__ import annotations
+
+from screens.viewmodel import safe
+from screens.views.base import KioskScreen
+from screens.widgets import Card, KLabel
+
+
+class ReviewScreen(KioskScreen):
+    """The application as it will be sent."""
+
+    voice_key = "review_voice"
+
+    @safe
+    def refresh(self) -> None:
+        d = self.data
+        box = self.ids.body
+        box.clear_widgets()
+        matter = d.matter
+        if matter is None:
+            return
+        head = Card()
+        head.add_widget(KLabel(text=self.t("review_matter"), base=26, role="muted"))
+        head.add_widget(KLabel(text=self.text_of(matter.name), base=34, bold=True))
+        applicant = d.applicant
+        if applicant is not None:
+            head.add_widget(KLabel(text=self.t("review_applicant"), base=26, role="muted"))
+            head.add_widget(KLabel(text=applicant.name, base=32))
+        box.add_widget(head)
+        form = Card()
+        form.add_widget(KLabel(text=self.t("review_form"), base=30, bold=True, role="primary"))
+        for f in matter.fields:
+            value = d.form.get(f.key, "")
+            form.add_widget(KLabel(text=self.text_of(f.label), base=24, role="muted"))
+            form.add_widget(KLabel(text=value or "—", base=30))
+        box.add_widget(form)
+        mats = Card()
+        mats.add_widget(KLabel(text=self.t("review_materials"), base=30, bold=True,
+                               role="primary"))
+        attached = {m.material_id: m for m in (d.prepared.materials if d.prepared else [])}
+        for material in matter.materials:
+            a = attached.get(material.id)
+            if a is not None and a.certificate_identifier:
+                tag = "✓ " + self.t("material_attached")
+            elif a is not None and a.waived:
+                tag = "✓ " + self.t("material_waived")
+            else:
+                tag = "● " + self.t("material_bring")
+            mats.add_widget(KLabel(text=self.text_of(material.name), base=28))
+            mats.add_widget(KLabel(text=tag, base=24, role="success" if "✓" in tag else "muted"))
+        box.add_widget(mats)
+
+    @safe
+    def submit(self) -> None:
+        self.journey.submit()
+
+    def clear_personal(self) -> None:
+        self.ids.body.clear_widgets()

@@ -1,0 +1,168 @@
+"""Plays the UI journeys in one process (Kivy makes one window per process) and writes what
+it observed as JSON: ``python -m tests.screens.run_journeys LANG OUT.json ARTIFACTS [--full]``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from screens.testing import KioskDriver, demo_citizen, demo_enterprise
+from screens.walkthrough import _identify_with_card, enterprise_journey, personal_journey
+
+
+class ManualClock:
+    """The session machine's clock, moved by hand to test inactivity."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+        self.offset = 0.0
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        with self.lock:
+            return float(self.base.now()) + self.offset
+
+    def jump(self, seconds: float) -> None:
+        with self.lock:
+            self.offset += seconds
+
+
+def needles() -> list[str]:
+    out: list[str] = []
+    for key in ("chen", "huang"):
+        p = demo_citizen(key)
+        out += [str(p["name"]), str(p["id_number"])]
+    for key in ("meiwei", "xinchuang"):
+        e = demo_enterprise(key)
+        out += [str(e["name"]), str(e["uscc"])]
+    return out
+
+
+def leftovers(ui: KioskDriver) -> list[str]:
+    ui.pump(3)
+    return ui.personal_leftovers(needles())
+
+
+def faults(ui: KioskDriver, out: dict[str, Any]) -> None:
+    """Faults mid-journey: each ends in a clear message, session intact or wiped."""
+    f: dict[str, Any] = {}
+    # 1. backend cut while consenting: message, session intact, works after restore
+    _identify_with_card(ui, "chen")
+    ui.wait_for_screen("home", 60)
+    ui.remove_card()
+    ui.run_until(lambda: ui.vm.message_key == "card_removed", 20, "card removed notice")
+    f["card_pulled"] = {"message": ui.message, "state": ui.screen,
+                        "holder_kept": ui.core.session.data.holder is not None}
+    ui.shot("fault-card-pulled")
+    ui.tap("dismiss")
+    ui.tap("matter:sb-record-print")
+    ui.wait_for_screen("guide")
+    ui.tap("begin")
+    ui.wait_for_screen("consent")
+    ui.backend_cut(True)
+    ui.tap("consent_agree")
+    ui.run_until(lambda: bool(ui.message), 20, "backend message")
+    f["backend_cut"] = {"message": ui.message, "key": ui.vm.message_key, "state": ui.screen,
+                        "holder_kept": ui.core.session.data.holder is not None}
+    ui.shot("fault-backend-cut")
+    ui.tap("dismiss")
+    ui.backend_cut(False)
+    ui.tap("consent_agree")
+    ui.wait_for_screen("certificates", 30)
+    ui.tap("to_form")
+    ui.wait_for_screen("form")
+    ui.tap("form_next")
+    ui.wait_for_screen("review")
+    # 2. double tap on submit: one application
+    ui.double_tap("submit")
+    ui.wait_for_screen("result", 60)
+    f["double_submit_state"] = ui.screen
+    ui.tap("to_delivery")
+    ui.wait_for_screen("delivery")
+    # 3. printer out of paper (found when the job stalls): plain message, session kept,
+    #    other ways offered
+    ui.paper_out(True)
+    ui.tap("deliver:print")
+    ui.run_until(lambda: bool(ui.message), 90, "printer message")
+    f["printer_out"] = {"state": ui.screen, "message": ui.message, "key": ui.vm.message_key,
+                        "receipt_kept": ui.core.session.data.receipt is not None}
+    ui.shot("fault-printer-out")
+    ui.dismiss()
+    ui.pump(80)  # the delivery screen re-reads the printer status once a second
+    f["printer_out"]["texts"] = [t for t in ui.visible_texts() if "✕" in t or "●" in t]
+    ui.shot("fault-printer-alternatives")
+    ui.tap("deliver:electronic")
+    ui.wait_for_screen("rating")
+    ui.paper_out(False)
+    ui.double_tap("rate:good")
+    ui.wait_for_screen("goodbye")
+    ui.tap("goodbye_done")
+    ui.wait_for_screen("attract")
+    f["leftovers_after_faults"] = leftovers(ui)
+    # 4. inactivity: warning with countdown, more time, then timeout wipes
+    clock = ManualClock(ui.core.session.clock)
+    ui.core.session.clock = clock
+    ui.tap("start")
+    ui.wait_for_screen("home")
+    ui.present_face("chen")
+    ui.insert_card("chen")
+    ui.run_until(lambda: ui.screen in ("face_consent", "home") and not ui.vm.busy
+                 and ui.core.session.data.holder is not None, 30, "identified")
+    left = ui.core.session.seconds_left() or 0
+    clock.jump(left - 5)
+    ui.run_until(lambda: ui.vm.warning, 10, "inactivity warning")
+    ui.pump(10)
+    f["warning_seconds"] = ui.vm.seconds_left
+    ui.shot("inactivity-warning")
+    ui.tap("more_time")
+    ui.run_until(lambda: not ui.vm.warning, 10, "warning gone")
+    f["after_more_time"] = ui.screen
+    clock.jump((ui.core.session.seconds_left() or 0) + 1)
+    ui.wait_for_screen("attract", 20)
+    f["after_timeout"] = ui.screen
+    f["wiped"] = ui.core.session.data.personal_values()
+    ui.core.session.clock = clock.base
+    f["leftovers_after_timeout"] = leftovers(ui)
+    out["faults"] = f
+
+
+def main() -> int:
+    lang, out_path, artifacts = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    full = "--full" in sys.argv
+    out: dict[str, Any] = {"lang": lang}
+    try:
+        with KioskDriver(artifacts=artifacts, width=720, height=1280,
+                         extra_config={"face": {"liveness": False},
+                                       "printer": {"job_timeout_s": 15}}) as ui:
+            out["devices"] = ui.core.summary()
+            out["personal"] = personal_journey(ui, lang)
+            out["personal_leftovers"] = leftovers(ui)
+            out["frames"] = ui.frames.summary()
+            out["enterprise"] = enterprise_journey(ui, lang)
+            out["enterprise_leftovers"] = leftovers(ui)
+            if full:
+                ui.artifacts = artifacts / "elderly"
+                ui._step = 0  # noqa: SLF001 - numbering restarts in the new folder
+                out["elderly"] = personal_journey(ui, lang, elderly=True)
+                out["elderly_fs"] = ui.vm.fs
+                out["elderly_leftovers"] = leftovers(ui)
+                ui.artifacts = artifacts / "faults"
+                ui._step = 0  # noqa: SLF001
+                faults(ui, out)
+            out["ok"] = True
+    except Exception as exc:
+        out["ok"] = False
+        out["error"] = f"{type(exc).__name__}: {exc}"
+        out["traceback"] = traceback.format_exc()
+    out_path.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str),
+                        encoding="utf-8")
+    return 0 if out["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
