@@ -294,7 +294,7 @@ class Journey:
         matter = d.matter
         materials = d.prepared.materials if d.prepared else []
         attachments = [m.certificate_identifier for m in materials if m.certificate_identifier]
-        delivery = Delivery.PRINT if Delivery.PRINT in matter.delivery else matter.delivery[0]
+        delivery = self._submit_delivery(matter)
         request = ApplicationRequest(
             idempotency_key=key, matter_id=matter.id, holder_ref=holder.ref,
             kiosk_id=self.core.cfg.kiosk.id, form=dict(d.form), attachments=attachments,
@@ -312,6 +312,17 @@ class Journey:
             self._dispatch(Event.SUBMITTED, session_no, receipt=receipt)
 
         return self._work("submitting", work)
+
+    def _submit_delivery(self, matter: Matter) -> Delivery:
+        """How the result is to be delivered, as declared at submission: printed here when
+        the printer can, else an electronic copy, a counter, and mail last (it needs an
+        address, which the delivery screen asks for)."""
+        printer = self.core.device("printer")
+        usable = printer is not None and printer.status.usable
+        for choice in (Delivery.PRINT, Delivery.ELECTRONIC, Delivery.COUNTER, Delivery.MAIL):
+            if choice in matter.delivery and (choice is not Delivery.PRINT or usable):
+                return choice
+        return matter.delivery[0]
 
     def choose_delivery(self) -> bool:
         return self._dispatch(Event.CHOOSE_DELIVERY)

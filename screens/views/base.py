@@ -7,7 +7,7 @@ from typing import Any
 from kivy.app import App
 from kivy.uix.screenmanager import Screen
 
-from screens.i18n import tr
+from screens.i18n import has, tr
 
 
 class KioskScreen(Screen):
@@ -30,6 +30,10 @@ class KioskScreen(Screen):
 
     def t(self, key: str, /, **params: Any) -> str:
         return tr(key, self.vm.lang, **params)
+
+    def label(self, key: str, fallback: str) -> str:
+        """A catalogue label, or ``fallback`` (data from the platform) when it has none."""
+        return self.t(key) if has(key, self.vm.lang) else fallback
 
     def text_of(self, i18n: dict[str, str]) -> str:
         """A backend I18nText in the current language (zh_CN when missing)."""

@@ -51,7 +51,8 @@ class CertificatesScreen(KioskScreen):
         opened = cert.identifier == self.open_id
         tile = TapCard(name=f"cert:{cert.type_code}", selected=opened)
         status = cert.status.value
-        tile.add_widget(KLabel(text=cert.type_name, base=34, bold=True))
+        tile.add_widget(KLabel(text=self.label("certtype_" + cert.type_code, cert.type_name),
+                               base=34, bold=True))
         tile.add_widget(KLabel(
             text=f"{STATUS_MARK.get(status, '●')} {self.t('cert_status_' + status)}"
                  f"  ·  {self._validity(cert)}",
@@ -64,7 +65,8 @@ class CertificatesScreen(KioskScreen):
             tile.add_widget(KLabel(text=self.t("cert_issued", date=cert.issue_date.isoformat()),
                                    base=28))
             for key, value in cert.fields.items():
-                tile.add_widget(KLabel(text=f"{key}：{value}", base=26))
+                label = self.label("certfield_" + key, key)
+                tile.add_widget(KLabel(text=f"{label}：{value}", base=26))
             tile.add_widget(KLabel(text=self.t("cert_tap_to_close"), base=22, role="muted"))
         else:
             tile.add_widget(KLabel(text=self.t("cert_number", number=mask(cert.number)),

@@ -107,8 +107,8 @@ class FormScreen(KioskScreen):
         if source.kind == "holder":
             return self.t("source_holder")
         if source.kind == "certificate":
-            names = [c.type_name for c in self.data.certificates
-                     if c.type_code == source.certificate_type]
+            names = [self.label("certtype_" + c.type_code, c.type_name)
+                     for c in self.data.certificates if c.type_code == source.certificate_type]
             return self.t("source_certificate", name=names[0] if names else "")
         return self.t("source_citizen")
 

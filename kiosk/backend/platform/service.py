@@ -77,6 +77,7 @@ _APP_NO_RE = re.compile(r"^NH\d{8}\d{6,}$")
 _KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,64}$")
 _MATTER_RE = re.compile(r"^[a-z0-9\-]{1,64}$")
 _MAX_VALUE = 500
+_DOC_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
 def _utcnow() -> dt.datetime:
@@ -191,7 +192,8 @@ class PlatformService:
     def _doc_code(self, s: Session, kind: str, title: str, subject: str) -> str:
         from kiosk.identity.doccodes import make_doc_code
 
-        doc_id = secrets.token_urlsafe(12)
+        # read out by a person at a counter: no look-alike characters, no punctuation
+        doc_id = "".join(secrets.choice(_DOC_ID_ALPHABET) for _ in range(16))
         s.add(DocumentCodeRow(code=doc_id, kind=kind, title=title[:200],
                               issued_at=_naive(self._now()), subject=subject))
         return make_doc_code(self.signing_key, doc_id, kind, issuer=ISSUER)
