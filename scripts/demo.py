@@ -51,6 +51,7 @@ def walkthrough(lang: str, out: Path) -> dict[str, object]:
         result["printed_jobs"] = jobs
         result["screenshots"] = sorted(str(p.relative_to(out)) for p in shots.glob("*.png"))
         result["devices"] = ui.core.summary()
+        result["frame_gaps"] = ui.frames.summary()
     return result
 
 
