@@ -19,10 +19,9 @@ from kiosk.backend.contract import (
     Rating,
     Refused,
 )
-from kiosk.backend.platform import checks
 from kiosk.backend.platform.catalogue import BUSINESS_LICENCE, HUKOU, SOCIAL_CARD
 from kiosk.backend.platform.service import PlatformService
-from kiosk.identity import codes
+from kiosk.identity import checks, codes
 from tests.kiosk.backend.helpers import ENTERPRISES, PEOPLE, card, request
 
 PHONE = {"phone": "13800138000"}

@@ -1,0 +1,75 @@
+"""The core keeps running when devices are missing or the backend does not answer: the
+affected devices are disabled with a reason, and the matters that need them are blocked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hardware.base import DeviceStatus
+from kiosk.backend.contract import Unavailable
+from kiosk.core import KioskCore
+from tests.harness.peers import free_port
+
+
+def test_missing_devices_are_disabled_not_fatal(make_config: Callable[..., Any]) -> None:
+    cfg = make_config("production", backend__kind="embedded", backend__seed_demo="true",
+                      idcard__port="/dev/ttyNOSUCHREADER", qr__port="/dev/ttyNOSUCHSCANNER",
+                      camera__source="/nonexistent/camera",
+                      printer__cups_server=f"127.0.0.1:{free_port()}",
+                      printer__queue="no-such-queue", printer__probe_timeout_s="0.5")
+    core = KioskCore(cfg)
+    core.start()
+    try:
+        for name in ("idcard", "qr", "camera", "printer"):
+            assert not core.devices[name].usable, name
+        assert core.devices["idcard"].status in (DeviceStatus.NO_DEVICE, DeviceStatus.OFFLINE)
+        matters = core.journey.matters()  # the embedded backend still answers
+        printed_here = [m for m in matters if "printer" in m.devices]
+        assert printed_here
+        assert "printer_down" in core.matter_blockers(printed_here[0])
+        free = [m for m in matters if not m.devices]
+        assert free and core.matter_blockers(free[0]) == []
+        assert "idcard=" in core.summary()
+    finally:
+        core.stop()
+
+
+def test_backend_that_does_not_answer(make_config: Callable[..., Any], tmp_path: Path) -> None:
+    creds = tmp_path / "cred.json"
+    creds.write_text('{"kiosk_id": "kiosk-dev", "token": "t0ken-t0ken-t0ken"}')
+    cfg = make_config(backend__kind="http", backend__url=f"http://127.0.0.1:{free_port()}/v1",
+                      backend__credentials_file=str(creds), backend__timeout_s="1",
+                      backend__retries="0")
+    core = KioskCore(cfg)
+    core.start()
+    try:
+        with pytest.raises(Unavailable):
+            core.journey.matters()
+    finally:
+        core.stop()
+
+
+def test_no_ui_run_starts_and_stops_cleanly(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    env_args = [f"KIOSK__VAR_DIR={var}", f"KIOSK__BACKEND__DB={var}/platform.sqlite",
+                f"KIOSK__OUTBOX__PATH={var}/outbox.sqlite",
+                f"KIOSK__OUTBOX__KEY_FILE={var}/secrets/outbox.key",
+                f"KIOSK__PRINTER__STATE_DIR={var}/printer"]
+    import os
+
+    env = dict(os.environ, **dict(a.split("=", 1) for a in env_args))
+    ready = tmp_path / "ready"
+    proc = subprocess.run([sys.executable, "-m", "kiosk.cli", "run", "--no-ui",
+                           "--exit-when-ready", "--ready-file", str(ready)],
+                          env=env, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert ready.read_text() == "ready\n"
+    assert "ready (idcard=online" in proc.stderr
+    assert "Traceback" not in proc.stderr
