@@ -1,14 +1,15 @@
-"""QR decoding of camera frames with pyzbar (QR only), cheapest attempt first.
+"""QR decoding of camera frames (QR only), cheapest attempt first.
 
 Attempts, stopping at the first that yields a code:
 
-1. grayscale, region of interest, downscaled by half (INTER_AREA also averages sensor noise);
-2. the same downscaled image, adaptively thresholded (low contrast, uneven light);
-3. optionally zxing-cpp on the full-resolution grayscale (``fallback="zxing"``, the
-   default), which copes with blur better than zbar and costs less than a full-size zbar
-   pass; skipped when zxing-cpp is not installed or ``fallback=None``;
-4. full resolution, lightly smoothed (small codes with fine modules, noise);
-5. full resolution, adaptively thresholded.
+1. zxing-cpp on the grayscale region of interest downscaled by half (INTER_AREA also
+   averages sensor noise) — most codes a citizen holds up are found here, in 1-2 ms;
+2. zxing-cpp at full resolution (small codes, fine modules);
+3. pyzbar on the half-size image, then adaptively thresholded (low contrast, uneven light);
+4. pyzbar at full resolution, lightly smoothed, then adaptively thresholded.
+
+Steps 1-2 need zxing-cpp (``primary="zxing"``, the default); with ``primary=None`` or
+without the package the decoder is pyzbar alone (steps 3-4).
 
 A :class:`CameraQrWatcher` runs this on a worker thread over frames from any callable and
 emits :class:`~hardware.qr.events.CodeScanned` (source ``camera``), so the UI never waits.
@@ -42,7 +43,8 @@ _QR = [pyzbar.ZBarSymbol.QRCODE]
 @dataclass(frozen=True)
 class DecodedCode:
     """A decoded QR code: its text, bounding rectangle in frame pixels, and the pass that
-    found it (``half``, ``half_threshold``, ``full``, ``full_threshold``, ``zxing``)."""
+    found it (``zxing_half``, ``zxing``, ``half``, ``half_threshold``, ``full``,
+    ``full_threshold``)."""
 
     data: str
     rect: tuple[int, int, int, int]
@@ -60,9 +62,9 @@ def _zxing() -> Any:
 class FrameDecoder:
     """Decode QR codes in BGR (or grayscale) frames; reusable, not thread-safe per instance."""
 
-    def __init__(self, *, fallback: str | None = "zxing", max_len: int = 2048) -> None:
+    def __init__(self, *, primary: str | None = "zxing", max_len: int = 2048) -> None:
         self.max_len = max_len
-        self._zx: Any = _zxing() if fallback == "zxing" else None
+        self._zx: Any = _zxing() if primary == "zxing" else None
         self.stats: dict[str, int] = {}
 
     def decode(self, frame_bgr: Image, roi: Roi | None = None) -> list[DecodedCode]:
@@ -81,18 +83,19 @@ class FrameDecoder:
         gray = np.ascontiguousarray(gray)
         half = cv2.resize(gray, (max(1, gray.shape[1] // 2), max(1, gray.shape[0] // 2)),
                           interpolation=cv2.INTER_AREA)
+        if self._zx is not None:
+            for stage, img, scale in (("zxing_half", half, 2.0), ("zxing", gray, 1.0)):
+                found = self._zxing_decode(img, scale, ox, oy, stage)
+                if found:
+                    self.stats[stage] = self.stats.get(stage, 0) + 1
+                    return found
         attempts: list[tuple[str, Callable[[], Image], float]] = [
             ("half", lambda: half, 2.0),
             ("half_threshold", lambda: _threshold(half, 25), 2.0),
             ("full", lambda: cv2.GaussianBlur(gray, (3, 3), 0), 1.0),
             ("full_threshold", lambda: _threshold(cv2.GaussianBlur(gray, (3, 3), 0), 41), 1.0),
         ]
-        for i, (stage, make, scale) in enumerate(attempts):
-            if i == 2 and self._zx is not None:  # cheaper than full-resolution zbar
-                found = self._zxing_decode(gray, ox, oy)
-                if found:
-                    self.stats["zxing"] = self.stats.get("zxing", 0) + 1
-                    return found
+        for stage, make, scale in attempts:
             found = self._zbar(make(), scale, ox, oy, stage)
             if found:
                 self.stats[stage] = self.stats.get(stage, 0) + 1
@@ -119,18 +122,20 @@ class FrameDecoder:
             out.append(DecodedCode(text, rect, "QRCODE", stage))
         return out
 
-    def _zxing_decode(self, gray: Image, ox: int, oy: int) -> list[DecodedCode]:
+    def _zxing_decode(self, img: Image, scale: float, ox: int, oy: int,
+                      stage: str) -> list[DecodedCode]:
         zx: Any = self._zx
         out = []
-        for res in zx.read_barcodes(gray, formats=zx.BarcodeFormat.QRCode):
+        for res in zx.read_barcodes(img, formats=zx.BarcodeFormat.QRCode):
             text = self._accept(bytes(res.bytes))
             if text is None:
                 continue
             p = res.position
             xs = [p.top_left.x, p.top_right.x, p.bottom_right.x, p.bottom_left.x]
             ys = [p.top_left.y, p.top_right.y, p.bottom_right.y, p.bottom_left.y]
-            rect = (min(xs) + ox, min(ys) + oy, max(xs) - min(xs), max(ys) - min(ys))
-            out.append(DecodedCode(text, rect, "QRCODE", "zxing"))
+            rect = (int(min(xs) * scale) + ox, int(min(ys) * scale) + oy,
+                    int((max(xs) - min(xs)) * scale), int((max(ys) - min(ys)) * scale))
+            out.append(DecodedCode(text, rect, "QRCODE", stage))
         return out
 
 

@@ -13,14 +13,16 @@ from hardware.qr.testframes import HEIGHT, WIDTH, frames, make_frame
 from .conftest import Collector
 
 
-def test_decodes_generated_frames_with_and_without_fallback() -> None:
+def test_decodes_generated_frames_with_and_without_zxing() -> None:
     test_frames = list(frames(seed=7, count=12))
     kiosk = FrameDecoder()
     hits = sum(f.text in [c.data for c in kiosk.decode(f.frame)] for f in test_frames)
     assert hits >= 11
-    zbar_only = FrameDecoder(fallback=None)
+    assert kiosk.stats.get("zxing_half", 0) >= 6  # the cheap pass finds most codes
+    zbar_only = FrameDecoder(primary=None)
     hits_zbar = sum(f.text in [c.data for c in zbar_only.decode(f.frame)] for f in test_frames)
-    assert hits_zbar >= 9 and "zxing" not in zbar_only.stats
+    assert hits_zbar >= 9
+    assert not {"zxing", "zxing_half"} & set(zbar_only.stats)
 
 
 def test_frames_are_deterministic_and_sized() -> None:
