@@ -130,6 +130,40 @@ def _background() -> Image:
     return bg
 
 
+NOISE_BANK = 8  # sensor-noise patterns cycled through, drawn once (drawing per frame is slow)
+
+
+@functools.cache
+def _noise(index: int, sigma: float) -> npt.NDArray[np.float32]:
+    rng = np.random.default_rng(index)
+    pattern = rng.normal(0.0, sigma, (FRAME_H, FRAME_W, 3)).astype(np.float32)
+    pattern.setflags(write=False)
+    return pattern
+
+
+def _add_noise(frame: npt.NDArray[np.float32], seed: int | None, sigma: float) -> None:
+    if sigma > 0:
+        index = (seed or 0) % NOISE_BANK
+        frame += _noise(index, sigma)
+
+
+@functools.cache
+def _live_base(key: str) -> Image:
+    """The portrait under the camera's light (another exposure than the reference photo)."""
+    face = _adjust(portrait(key), 0.93, -4.0, gamma=1.08)
+    face.setflags(write=False)
+    return face
+
+
+@functools.cache
+def _empty(index: int, sigma: float) -> Image:
+    frame = _background().astype(np.float32)
+    _add_noise(frame, index, sigma)
+    out = np.clip(frame, 0, 255).astype(np.uint8)
+    out.setflags(write=False)
+    return out
+
+
 @functools.cache
 def _ellipse_mask(size: int) -> npt.NDArray[Any]:
     mask = np.zeros((size, size), np.float32)
@@ -160,9 +194,7 @@ def live_frame(key: str, pose: Pose | None = None, *, seed: int | None = 0,
                noise: float = 3.0) -> Image:
     """A BGR 640x480 camera frame showing ``key``'s face in ``pose``."""
     pose = pose or Pose()
-    rng = np.random.default_rng(seed)
-    face = _adjust(portrait(key), 0.93, -4.0, gamma=1.08)
-    face = _turn(face, pose.yaw)
+    face = _turn(_live_base(resolve(key)), pose.yaw)
     size = int(round(300 * pose.scale))
     face = cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR)
     if pose.roll:
@@ -181,15 +213,10 @@ def live_frame(key: str, pose: Pose | None = None, *, seed: int | None = 0,
         alpha = _ellipse_mask(size)[fy0:fy0 + (y1c - y0c), fx0:fx0 + (x1c - x0c)]
         region = frame[y0c:y1c, x0c:x1c]
         frame[y0c:y1c, x0c:x1c] = region * (1.0 - alpha) + patch * alpha
-    if noise > 0:
-        frame += rng.normal(0.0, noise, frame.shape).astype(np.float32)
+    _add_noise(frame, seed, noise)
     return np.clip(frame, 0, 255).astype(np.uint8)
 
 
 def empty_frame(*, seed: int | None = 0, noise: float = 3.0) -> Image:
     """A BGR 640x480 frame with nobody in front of the camera."""
-    rng = np.random.default_rng(seed)
-    frame = _background().astype(np.float32)
-    if noise > 0:
-        frame += rng.normal(0.0, noise, frame.shape).astype(np.float32)
-    return np.clip(frame, 0, 255).astype(np.uint8)
+    return _empty((seed or 0) % NOISE_BANK, noise).copy()
