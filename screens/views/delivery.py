@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import LETTERS, KButton, KeyPad, KLabel, apply_key
+from screens.widgets import KButton, KLabel, apply_key
 
 
 class DeliveryScreen(KioskScreen):
@@ -19,32 +18,20 @@ class DeliveryScreen(KioskScreen):
     address = StringProperty("")
     mail_open = BooleanProperty(False)
     voice_key = "delivery_voice"
+    poll_every = 1.0  # printing is offered only while the printer can print
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._poll: Any = None
         self._printer_ok: bool | None = None
 
     def on_kv_post(self, base_widget: Any) -> None:
-        pad: KeyPad = self.ids.keyboard
-        pad.cols = 10
-        pad.keys = LETTERS
-        pad.bind(on_key=lambda _p, key: self.type_key(key))
-
-    def on_enter(self, *_args: Any) -> None:
-        if self._poll is None:
-            self._poll = Clock.schedule_interval(self._check_printer, 1.0)
-
-    def on_leave(self, *_args: Any) -> None:
-        if self._poll is not None:
-            self._poll.cancel()
-            self._poll = None
+        self.attach_letter_keyboard(self.type_key)
 
     def printer_ok(self) -> bool:
         slot = self.vm.core.devices.get("printer")
         return bool(slot is not None and slot.usable)
 
-    def _check_printer(self, _dt: float) -> None:
+    def poll(self, _dt: float) -> None:
         if self.printer_ok() != self._printer_ok:
             self.refresh()
 

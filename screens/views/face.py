@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kivy.animation import Animation
 from kivy.properties import NumericProperty
 
@@ -17,20 +15,8 @@ class FaceScreen(KioskScreen):
     ring = NumericProperty(0.0)
     voice_key = "face_voice"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._anim: Animation | None = None
-
-    def on_enter(self, *_args: Any) -> None:
-        if self._anim is None:
-            self._anim = Animation(ring=360, duration=2.0) + Animation(ring=0, duration=0)
-            self._anim.repeat = True
-            self._anim.start(self)
-
-    def on_leave(self, *_args: Any) -> None:
-        if self._anim is not None:
-            self._anim.cancel(self)
-            self._anim = None
+    def loop_animation(self) -> Animation:
+        return Animation(ring=360, duration=2.0) + Animation(ring=0, duration=0)
 
     @safe
     def other_way(self) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.widget import Widget
 
 from screens.search import search
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import LETTERS, Badge, KeyPad, KLabel, TapCard, apply_key
+from screens.widgets import Badge, KLabel, TapCard, apply_key
 
 
 class HomeScreen(KioskScreen):
@@ -21,29 +20,20 @@ class HomeScreen(KioskScreen):
     query = StringProperty("")
     keyboard_open = BooleanProperty(False)
     voice_key = "home_voice"
+    poll_every = 1.0  # a device going down disables its matters while the list is shown
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._poll: Any = None
         self._last_blockers: dict[str, tuple[str, ...]] = {}
 
     def on_kv_post(self, base_widget: Any) -> None:
-        pad: KeyPad = self.ids.keyboard
-        pad.cols = 10
-        pad.keys = LETTERS
-        pad.bind(on_key=lambda _p, key: self.type_key(key))
-
-    def on_enter(self, *_args: Any) -> None:
-        if self._poll is None:
-            self._poll = Clock.schedule_interval(self._check_blockers, 1.0)
+        self.attach_letter_keyboard(self.type_key)
 
     def on_leave(self, *_args: Any) -> None:
-        if self._poll is not None:
-            self._poll.cancel()
-            self._poll = None
+        super().on_leave()
         self.keyboard_open = False
 
-    def _check_blockers(self, _dt: float) -> None:
+    def poll(self, _dt: float) -> None:
         current = {m.id: tuple(self.vm.blockers(m)) for m in self.vm.matters}
         if current != self._last_blockers:
             self.refresh()

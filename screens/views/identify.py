@@ -17,22 +17,13 @@ class IdentifyScreen(KioskScreen):
     enterprise = BooleanProperty(False)
     voice_key = "identify_voice"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._anim: Animation | None = None
-
     def refresh(self) -> None:
         matter = self.data.matter
         self.enterprise = matter is not None and matter.category == "enterprise"
 
-    def on_enter(self, *_args: Any) -> None:
-        if self._anim is None:
-            self._anim = Animation(pulse=0.35, duration=0.9) + Animation(pulse=1.0, duration=0.9)
-            self._anim.repeat = True
-            self._anim.start(self)
+    def loop_animation(self) -> Animation:
+        return Animation(pulse=0.35, duration=0.9) + Animation(pulse=1.0, duration=0.9)
 
     def on_leave(self, *_args: Any) -> None:
-        if self._anim is not None:
-            self._anim.cancel(self)
-            self._anim = None
+        super().on_leave()
         self.pulse = 1.0
