@@ -40,6 +40,12 @@ class FrameMonitor:
         self.load_gaps.clear()
         self._last = None
 
+    def exclude(self, seconds: float) -> None:
+        """Leave ``seconds`` out of the current gap: time a test driver spent between two
+        turns of the event loop, which a running kiosk does not spend."""
+        if self._last is not None:
+            self._last += seconds
+
     def pause(self) -> None:
         """Forget the last frame time (the loop was deliberately not pumped)."""
         self._last = None
