@@ -220,8 +220,13 @@ class FaceVerifier:
         with m.run_lock:
             shape = m.shape5(rgb, rect)
             points = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float64)
-            encoding = (np.array(m.encoder.compute_face_descriptor(rgb, shape, 1))
-                        if encode else None)
+            encoding = None
+            if encode:
+                # the aligned 150x150 chip first: the same descriptor, a little faster than
+                # letting dlib cut it from the whole frame
+                chip = m.dlib.get_face_chip(rgb, shape, 150, 0.25)
+                encoding = np.array(m.encoder.compute_face_descriptor(chip))
+                wipe(chip)
         return FaceAnalysis(box, points, len(boxes), sharpness, brightness, encoding)
 
     def encode_reference(self, reference_jpeg: bytes | bytearray) -> FaceAnalysis:
