@@ -47,6 +47,20 @@ def _fill_form(ui: KioskDriver, values: dict[str, str] | None = None) -> None:
             ui.tap("key_done")
 
 
+def _shown_code(ui: KioskDriver) -> str | None:
+    """The text of the QR code the result screen shows, read back from its texture."""
+    import numpy as np
+    import zxingcpp
+
+    texture = ui.app.screens["result"].code_texture
+    if texture is None:
+        return None
+    w, h = texture.size
+    pixels = np.frombuffer(texture.pixels, np.uint8).reshape(h, w, 4)[:, :, :3]
+    codes = zxingcpp.read_barcodes(np.ascontiguousarray(pixels))
+    return codes[0].text if codes else ""
+
+
 def personal_journey(ui: KioskDriver, lang: str = "zh_CN", elderly: bool = False,
                      card: str = "chen", matter: str = PERSONAL_MATTER) -> dict[str, Any]:
     """Card → face → matter → consent → certificates → form → submit → result → print →
@@ -85,7 +99,8 @@ def personal_journey(ui: KioskDriver, lang: str = "zh_CN", elderly: bool = False
     ui.shot("result")
     receipt = ui.core.session.data.receipt
     result = {"application_no": receipt.application_no if receipt else None,
-              "state": receipt.state.value if receipt else None}
+              "state": receipt.state.value if receipt else None,
+              "receipt_qr": _shown_code(ui)}
     ui.tap("to_delivery")
     ui.wait_for_screen("delivery")
     ui.shot("delivery")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from kivy.properties import BooleanProperty, StringProperty
+import io
+from typing import Any
+
+from kivy.core.image import Image as CoreImage
+from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
@@ -18,6 +22,7 @@ class ResultScreen(KioskScreen):
     number = StringProperty("")
     details = StringProperty("")
     can_deliver = BooleanProperty(False)
+    code_texture = ObjectProperty(None, allownone=True)  # the receipt's verification QR
     voice_key = "result_voice"
 
     @safe
@@ -48,6 +53,8 @@ class ResultScreen(KioskScreen):
         self.details = "\n".join(lines)
         self.can_deliver = bool(d.matter is not None and d.matter.delivery
                                 and self.outcome != "rejected")
+        self.code_texture = (qr_texture(receipt.verification_code)
+                             if receipt.verification_code else None)
 
     def spoken_text(self) -> str:
         return self.headline
@@ -63,3 +70,14 @@ class ResultScreen(KioskScreen):
     def clear_personal(self) -> None:
         self.headline = self.outcome = self.number = self.details = ""
         self.can_deliver = False
+        self.code_texture = None
+
+
+def qr_texture(text: str) -> Any:
+    """A QR code as a Kivy texture (segno renders it; a few milliseconds)."""
+    import segno
+
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=8, border=2)
+    buf.seek(0)
+    return CoreImage(buf, ext="png").texture

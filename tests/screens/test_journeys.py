@@ -62,6 +62,7 @@ def test_personal_journey_prints_and_leaves_nothing(runs: dict[str, Any], lang: 
     assert run["personal"]["state"] in ("approved", "result_issued")
     assert run["personal"]["application_no"]
     assert run["personal"]["printed"] is True
+    assert run["personal"]["receipt_qr"].startswith("GZDOC1.ref-platform.receipt.")
     assert run["personal_leftovers"] == []
     shots = sorted(p.name for p in (ARTIFACTS / lang).glob("*.png"))
     for step in ("attract", "home", "guide", "consent", "certificates", "form", "review",
