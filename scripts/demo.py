@@ -51,7 +51,7 @@ def walkthrough(lang: str, out: Path) -> dict[str, object]:
         result["printed_jobs"] = jobs
         result["screenshots"] = sorted(str(p.relative_to(out)) for p in shots.glob("*.png"))
         result["devices"] = ui.core.summary()
-        result["frame_gaps"] = ui.frames.summary()
+        result["frame_gaps"] = {**ui.frames.summary(), "render_s": ui.render_s}
     return result
 
 

@@ -142,7 +142,7 @@ def main() -> int:
             out["devices"] = ui.core.summary()
             out["personal"] = personal_journey(ui, lang)
             out["personal_leftovers"] = leftovers(ui)
-            out["frames"] = ui.frames.summary()
+            out["frames"] = {**ui.frames.summary(), "render_s": ui.render_s}
             out["enterprise"] = enterprise_journey(ui, lang)
             out["enterprise_leftovers"] = leftovers(ui)
             if full:

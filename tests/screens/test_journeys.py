@@ -111,9 +111,10 @@ def test_faults_end_in_clear_messages(runs: dict[str, Any]) -> None:
 def test_frame_gaps_outside_screen_loads(runs: dict[str, Any]) -> None:
     """The UI thread never waits on a device or the backend: face checks, backend calls and
     printing (seconds each) happen during these journeys, yet no frame gap outside screen
-    loads comes near them. Issue 8's target is 100 ms on kiosk hardware; three windows on
-    software GL sharing two busy cores cannot show that, so the bound here only catches
-    blocking work on the UI thread. Figures are kept in test-artifacts/screens/<lang>.json."""
+    loads comes near them. Buffer swaps (software rendering under Xvfb) are left out, so the
+    gaps are the UI thread's own work. Issue 8's target is 100 ms on kiosk hardware; three
+    windows sharing two busy cores cannot show that, so the bound here only catches blocking
+    work on the UI thread. Figures are kept in test-artifacts/screens/<lang>.json."""
     for lang in LANGS:
         _ok(runs[lang])
         frames = runs[lang]["frames"]
