@@ -96,6 +96,9 @@ def clean_reasons(reasons: Iterable[str] | str | None) -> list[str]:
     return [r for r in reasons if r and r != "none"]
 
 
+_SEVERITY_RANK = {"report": 0, "warning": 1, "error": 2}
+
+
 def map_printer(attrs: Mapping[str, Any] | None, *, reachable: bool = True) -> PrinterState:
     """Map a queue's CUPS attributes (``None``: the queue does not exist) to a device state."""
     if not reachable:
@@ -112,7 +115,10 @@ def map_printer(attrs: Mapping[str, Any] | None, *, reachable: bool = True) -> P
         base, severity = split_reason(reason)
         if severity == "report" and base not in ("offline",):
             continue  # reports are informational
-        by_base.setdefault(base, severity)
+        # the same condition may be listed twice (media-empty-warning, media-empty): the
+        # most severe listing decides
+        if _SEVERITY_RANK[severity] > _SEVERITY_RANK.get(by_base.get(base, ""), -1):
+            by_base[base] = severity
     status: DeviceStatus | None = None
     paper: Paper = "ok"
     key: str | None = None
