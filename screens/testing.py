@@ -84,11 +84,6 @@ def sim_config(var_dir: Path, width: int = 1080, height: int = 1920,
     site: dict[str, Any] = {
         "var_dir": str(var_dir),
         "ui": {"fullscreen": False, "width": width, "height": height, "voice": False},
-        "backend": {"db": str(var_dir / "platform.sqlite"),
-                    "identity_key_file": str(var_dir / "secrets" / "platform-signing.key")},
-        "outbox": {"path": str(var_dir / "outbox.sqlite"),
-                   "key_file": str(var_dir / "secrets" / "outbox.key")},
-        "printer": {"state_dir": str(var_dir / "printer")},
     }
     if extra:
         site = deep_merge(site, extra)

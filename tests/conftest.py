@@ -20,14 +20,7 @@ def make_config(tmp_path: Path) -> Callable[..., Any]:
     from kiosk.config import load_config
 
     def build(profile: str = "simulation", **overrides: str) -> Any:
-        var = tmp_path / "var"
-        environ = {
-            "KIOSK__VAR_DIR": str(var),
-            "KIOSK__BACKEND__DB": str(var / "platform.sqlite"),
-            "KIOSK__OUTBOX__PATH": str(var / "outbox.sqlite"),
-            "KIOSK__OUTBOX__KEY_FILE": str(var / "secrets" / "outbox.key"),
-            "KIOSK__PRINTER__STATE_DIR": str(var / "printer"),
-        }
+        environ = {"KIOSK__VAR_DIR": str(tmp_path / "var")}  # all state lives under it
         environ.update({f"KIOSK__{k.upper()}": v for k, v in overrides.items()})
         return load_config(profile=profile, environ=environ)
 

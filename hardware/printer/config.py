@@ -19,7 +19,7 @@ class PrinterConfig(BaseModel):
     job_timeout_s: float = Field(60.0, gt=0)
     probe_timeout_s: float = Field(2.0, gt=0)
     emulator_port: int | None = Field(None, description="simulation: AppSocket emulator port")
-    state_dir: str = "var/printer"
+    state_dir: str = "printer"
     probe_device: bool = Field(True, description="also probe socket:// devices' TCP port "
                                "when idle (CUPS cannot see an unplugged AppSocket printer)")
     poll_interval_s: float = Field(2.0, gt=0, le=60, description="status polling period")

@@ -14,13 +14,13 @@ class BackendConfig(BaseModel):
 
     kind: Literal["embedded", "http"] = "embedded"
     url: str | None = None
-    db: str = "var/platform.sqlite"
+    db: str = Field("platform.sqlite", description="relative paths are under var_dir")
     seed_demo: bool = True
     credentials_file: str | None = None
     timeout_s: float = Field(5.0, gt=0)
     retries: int = Field(3, ge=0, le=10)
     verify_tls: bool = True
-    identity_key_file: str = "var/secrets/platform-signing.key"
+    identity_key_file: str = "secrets/platform-signing.key"
     session_ttl_s: float = Field(1800.0, gt=0)
 
 
@@ -29,6 +29,6 @@ class OutboxConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = "var/outbox.sqlite"
-    key_file: str = "var/secrets/outbox.key"
+    path: str = "outbox.sqlite"
+    key_file: str = "secrets/outbox.key"
     retry_interval_s: float = Field(10.0, gt=0)

@@ -38,11 +38,7 @@ def _runner(args: list[str], env: dict[str, str]) -> Callable[[], None]:
 
 def _env(var_dir: str) -> dict[str, str]:
     env = dict(os.environ)
-    env["KIOSK__VAR_DIR"] = var_dir
-    env["KIOSK__BACKEND__DB"] = str(Path(var_dir) / "platform.sqlite")
-    env["KIOSK__OUTBOX__PATH"] = str(Path(var_dir) / "outbox.sqlite")
-    env["KIOSK__OUTBOX__KEY_FILE"] = str(Path(var_dir) / "secrets" / "outbox.key")
-    env["KIOSK__PRINTER__STATE_DIR"] = str(Path(var_dir) / "printer")
+    env["KIOSK__VAR_DIR"] = var_dir  # every state path is under it
     env["KIVY_NO_ARGS"] = "1"
     return env
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -13,6 +14,10 @@ from hardware.qr.config import QrConfig
 from kiosk.backend.config import BackendConfig, OutboxConfig
 
 Language = Literal["zh_CN", "zh_HK", "en"]
+
+# (section, key) of every file or folder where the kiosk keeps state
+STATE_PATHS = (("backend", "db"), ("backend", "identity_key_file"), ("outbox", "path"),
+               ("outbox", "key_file"), ("printer", "state_dir"))
 
 
 class _Section(BaseModel):
@@ -88,6 +93,17 @@ class KioskConfig(_Section):
     fleet: FleetConfig = Field(default_factory=FleetConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     var_dir: str = Field("var", description="where the kiosk keeps its state (no personal data)")
+
+    @model_validator(mode="after")
+    def _state_under_var_dir(self) -> KioskConfig:
+        """Relative state paths live under ``var_dir``: moving it moves all kiosk state."""
+        var = Path(self.var_dir)
+        for section, key in STATE_PATHS:
+            owner = getattr(self, section)
+            value = getattr(owner, key)
+            if value and not Path(value).is_absolute():
+                setattr(owner, key, str(var / value))
+        return self
 
     @model_validator(mode="after")
     def _production_has_no_simulators(self) -> KioskConfig:

@@ -222,8 +222,9 @@ class Journey:
 
     def select_matter(self, matter_id: str) -> bool:
         matter = self.matter(matter_id)
-        if self.core.matter_blockers(matter):
-            self.notify("error", "matter_unavailable", reasons=self.core.matter_blockers(matter))
+        blockers = self.core.matter_blockers(matter)
+        if blockers:
+            self.notify("error", "matter_unavailable", reasons=blockers)
             return False
         return self._dispatch(Event.SELECT_MATTER, matter=matter)
 

@@ -112,3 +112,13 @@ def test_tampered_config_file_unreadable(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["config", "check", str(path)])
     assert result.exit_code == 2 and "cannot read file" in result.output
+
+
+def test_state_paths_live_under_var_dir(tmp_path: Path) -> None:
+    cfg = load_config(environ={"KIOSK__VAR_DIR": str(tmp_path / "v"),
+                               "KIOSK__OUTBOX__KEY_FILE": "/etc/kiosk/outbox.key"})
+    assert cfg.backend.db == str(tmp_path / "v" / "platform.sqlite")
+    assert cfg.printer.state_dir == str(tmp_path / "v" / "printer")
+    assert cfg.outbox.path == str(tmp_path / "v" / "outbox.sqlite")
+    assert cfg.outbox.key_file == "/etc/kiosk/outbox.key"  # absolute paths stay put
+    assert load_config(environ={}).backend.db == "var/platform.sqlite"
