@@ -9,8 +9,10 @@ import threading
 
 import click
 
+from kiosk.config import policy
 from kiosk.config.loader import ConfigError, load_config
 from kiosk.logs import setup_logging
+from kiosk.preflight import preflight
 
 
 @click.command("run")
@@ -24,12 +26,22 @@ from kiosk.logs import setup_logging
 def run_command(config_path: str | None, profile: str | None, no_ui: bool,
                 ready_file: str | None, exit_when_ready: bool) -> None:
     """Run the kiosk."""
+    source = config_path or "defaults"
     try:
         cfg = load_config(config_path, profile=profile)
+        problems = preflight(cfg)  # before anything is built or opened
+        if problems:
+            raise ConfigError(source, problems)
+        try:
+            setup_logging(cfg.logging.level, cfg.logging.file)
+        except OSError as exc:  # the file changed since the preflight
+            raise ConfigError(source, [f"logging.file: cannot open it ({exc.strerror})"]) \
+                from None
     except ConfigError as exc:
-        click.echo(str(exc), err=True)
+        click.echo(f"kiosk run: cannot start: {exc}", err=True)
         sys.exit(2)
-    setup_logging(cfg.logging.level, cfg.logging.file)
+    for line in policy.warnings(policy.evaluate(cfg)):
+        logging.getLogger("kiosk.policy").warning("%s", line)
     from kiosk.core import KioskCore
 
     core = KioskCore(cfg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from hardware.base import (
     Canceled,
@@ -49,6 +49,8 @@ _OUTCOME_ERRORS: dict[p.Outcome, tuple[type[DeviceError], str]] = {
     p.Outcome.SAM_FAULT: (HardwareError, "sam_error"),
     p.Outcome.UNKNOWN_CARD: (InvalidData, "unknown_card"),
 }
+# the most a response may take on the wire: the largest frame and some line noise before it
+MAX_RESPONSE_BYTES = p.HEADER_LEN + p.MAX_FRAME_LEN + 512
 # failures after select that may mean the card left the field
 _MAYBE_REMOVED = frozenset({"partial", "sam_error", "no_card", "timeout"})
 
@@ -123,8 +125,15 @@ class IdCardReader(Device):
         raise InvalidData(f"{what}: checksum errors on every attempt", detail="checksum")
 
     def _read_response(self, deadline: Deadline, what: str) -> p.Response:
+        """One response frame, by ``deadline`` and within :data:`MAX_RESPONSE_BYTES`.
+
+        The deadline is checked before every read, also while bytes keep arriving: a reader
+        that streams noise without end is refused (``invalid_data``) instead of holding the
+        caller (and the poller's lock) for as long as it sends.
+        """
         decoder = p.FrameDecoder()
         gap = max(0.2, wire_time_s(64, self.transport.baud))  # silence inside a frame
+        received = 0
         while True:
             payload = decoder.next_payload()
             if payload is not None:
@@ -133,18 +142,37 @@ class IdCardReader(Device):
                 return p.parse_response_payload(payload)
             if deadline.cancel.is_set():
                 raise Canceled(f"{what}: canceled", detail="canceled")
+            if received >= MAX_RESPONSE_BYTES or (received and deadline.expired):
+                if decoder.in_frame and received < MAX_RESPONSE_BYTES:
+                    self.count("partial_frames")
+                    raise InvalidData(f"{what}: the response did not complete in time",
+                                      detail="partial")
+                self._noise(what, received)
             wait = deadline.remaining()
             if decoder.in_frame:
                 wait = min(wait, gap)
-            chunk = self.transport.read_some(decoder.needed(), wait)
+            want = min(decoder.needed(), MAX_RESPONSE_BYTES - received)
+            chunk = self.transport.read_some(want, wait)
             if chunk:
+                received += len(chunk)
                 decoder.feed(chunk)
                 continue
             if decoder.in_frame:
                 self.count("partial_frames")
                 raise InvalidData(f"{what}: the response stopped mid-frame", detail="partial")
             if deadline.remaining() <= 0 and not deadline.cancel.is_set():
+                if received:
+                    self._noise(what, received)
                 raise DeviceTimeout(f"{what}: no response from the SAM", detail="timeout")
+
+    def _noise(self, what: str, received: int) -> NoReturn:
+        """Bytes until the deadline or the cap, and no frame: line noise, a baud mismatch or
+        a device that streams without end."""
+        self.count("endless_streams")
+        self.transport.discard_input()
+        self._update(DeviceStatus.HARDWARE_ERROR)
+        raise InvalidData(f"{what}: the reader sent {received} bytes without a valid frame",
+                          detail="invalid_data")
 
     def _ok(self, response: p.Response, what: str) -> p.Response:
         status = response.status

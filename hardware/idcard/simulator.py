@@ -37,6 +37,7 @@ DECKS = {"demo": DEMO_CITIZENS}
 DEFAULT_SAM_ID = "05.01-20180402-0000123456-2018040201"
 FAULTS = ("no_card", "checksum", "partial", "garbage", "unplug", "remove_mid_read",
           "sam_31", "sam_32", "sam_41", "sam_60")
+MAX_CONTROL_LINE = 1024  # bytes of one control line; longer ones are refused
 GARBAGE = b"\x00\xff\xaa\xaa\x13\xaa\xaa\xaa\x96\x00\x55"
 
 
@@ -413,10 +414,31 @@ class IdCardSimulator:
             with conn:
                 conn.settimeout(2.0)
                 try:
-                    line = conn.makefile("r", encoding="utf-8").readline()
-                    conn.sendall((self.command(line) + "\n").encode())
+                    answer = self._control_answer(conn)
+                    conn.sendall((answer + "\n").encode())
                 except OSError:
                     continue
+
+    def _control_answer(self, conn: socket.socket) -> str:
+        """Read one line (at most :data:`MAX_CONTROL_LINE` bytes, strict UTF-8) and run it;
+        a bad line gets an ``error:`` answer, and the socket goes on serving."""
+        buf = bytearray()
+        while b"\n" not in buf and len(buf) <= MAX_CONTROL_LINE:
+            chunk = conn.recv(MAX_CONTROL_LINE + 1 - len(buf))
+            if not chunk:
+                break
+            buf += chunk
+        line, newline, _rest = bytes(buf).partition(b"\n")
+        if not newline and len(line) > MAX_CONTROL_LINE:
+            return f"error: control line longer than {MAX_CONTROL_LINE} bytes"
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"error: control line is not UTF-8 (byte {exc.start + 1})"
+        try:
+            return self.command(text)
+        except Exception as exc:  # one bad command must not stop the control socket
+            return f"error: {exc.__class__.__name__}"
 
     def command(self, line: str) -> str:
         """Run one control line (see the module doc); returns the answer line."""

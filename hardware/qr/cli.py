@@ -6,7 +6,6 @@ logged or written to disk apart from an explicitly requested PNG.
 
 from __future__ import annotations
 
-import json
 import queue
 import signal
 import sys
@@ -16,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from hardware.diag_output import printable, to_json
 
 DEFAULT_KEY = "var/secrets/platform-signing.key"
 
@@ -50,14 +51,15 @@ def decode(images: tuple[str, ...], as_json: bool) -> None:
             record["codes"] = [{"type": c.type, "data": c.data, "rect": list(c.rect)}
                                for c in decoder.decode(frame)]
         record["elapsed_ms"] = round((time.perf_counter() - t0) * 1000.0, 3)
+        shown = printable(path)
         if as_json:
-            click.echo(json.dumps(record, ensure_ascii=False))
+            click.echo(to_json(record))
         elif "error" in record:
-            click.echo(f"{path}: cannot read image", err=True)
+            click.echo(f"{shown}: cannot read image", err=True)
         else:
-            click.echo(f"{path}: {len(record['codes'])} code(s), {record['elapsed_ms']} ms")
+            click.echo(f"{shown}: {len(record['codes'])} code(s), {record['elapsed_ms']} ms")
             for c in record["codes"]:
-                click.echo(f"  {c['type']} at {c['rect']}: {c['data']}")
+                click.echo(f"  {c['type']} at {c['rect']}: {printable(c['data'])}")
     if failed:
         sys.exit(2)
 
@@ -108,9 +110,9 @@ def listen(port: str, suffix: str, baud: int, trigger: bool, dedup_s: float, cou
                 continue
             rec["at"] = round(time.time(), 3)
             if as_json:
-                click.echo(json.dumps(rec, ensure_ascii=False))
+                click.echo(to_json(rec))
             else:
-                click.echo(rec.get("data") or f"(rejected: {rec['reason']})")
+                click.echo(printable(rec.get("data") or f"(rejected: {rec['reason']})"))
             if count and seen >= count:
                 break
     finally:

@@ -8,6 +8,7 @@ terminator ourselves.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 from hardware.base import InvalidData
@@ -105,10 +106,24 @@ class LineFramer:
         return out
 
 
-def sanitise(raw: bytes, max_len: int = MAX_PAYLOAD) -> str:
-    """The payload as text, or :class:`PayloadRejected` (oversized, empty, not_utf8, binary).
+# Unicode categories refused anywhere in a payload: format characters (bidi overrides and
+# isolates, zero-width spaces and joiners, BOM / zero-width no-break space, tags), private use,
+# unassigned, surrogates, line and paragraph separators. They are invisible or reorder what a
+# person sees, so the code a citizen is shown would not be the code the kiosk acts on.
+INVISIBLE_CATEGORIES = frozenset({"Cf", "Co", "Cn", "Cs", "Zl", "Zp"})
+BOM = "\ufeff"
 
-    Tab is the only control character allowed; DEL and C1 controls count as binary.
+
+def sanitise(raw: bytes, max_len: int = MAX_PAYLOAD) -> str:
+    """The payload as text, or :class:`PayloadRejected` (oversized, empty, not_utf8, binary,
+    bom, format_char).
+
+    Tab is the only control character allowed; DEL and C1 controls count as binary. A leading
+    BOM is refused (``bom``), not stripped: no kiosk code begins with one, so it means a
+    scanner set to a "UTF-8 with BOM" mode or a crafted code; stripping it would make two
+    different scans the same accepted code, and a distinct reason tells the technician which
+    scanner setting to fix. Bidi and other invisible format characters are refused
+    (``format_char``) wherever they appear (see :data:`INVISIBLE_CATEGORIES`).
     """
     if len(raw) > max_len:
         raise PayloadRejected("payload too long", detail="oversized")
@@ -120,6 +135,11 @@ def sanitise(raw: bytes, max_len: int = MAX_PAYLOAD) -> str:
         raise PayloadRejected("payload is not UTF-8", detail="not_utf8") from None
     if any((ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F for c in text):
         raise PayloadRejected("payload holds control characters", detail="binary")
+    if text.startswith(BOM):
+        raise PayloadRejected("payload starts with a byte order mark", detail="bom")
+    if any(not c.isascii() and unicodedata.category(c) in INVISIBLE_CATEGORIES for c in text):
+        raise PayloadRejected("payload holds invisible or bidi format characters",
+                              detail="format_char")
     return text
 
 

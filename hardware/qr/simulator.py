@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlparse
 
 from hardware.qr.protocol import TERMINATORS, parse_command
 
+MAX_CONTROL_LINE = 65536  # bytes of one control request (a scan's hex fits easily)
 FAULTS = ("partial", "garbage", "noise", "oversized", "unplug", "replug")
 
 
@@ -224,9 +225,24 @@ class QrScannerSimulator:
                 return
             with conn, conn.makefile("rwb") as fh:
                 conn.settimeout(5)
-                for line in fh:
-                    fh.write(json.dumps(self.handle_control(line)).encode() + b"\n")
-                    fh.flush()
+                with contextlib.suppress(OSError):
+                    self._serve_control(fh)
+
+    def _serve_control(self, fh: Any) -> None:
+        """Answer request lines until EOF; a line over :data:`MAX_CONTROL_LINE` bytes gets an
+        error reply and ends the connection (nothing is buffered without limit)."""
+        while True:
+            line = fh.readline(MAX_CONTROL_LINE + 1)
+            if not line:
+                return
+            if len(line) > MAX_CONTROL_LINE:
+                reply: dict[str, Any] = {"ok": False, "error": "line_too_long"}
+            else:
+                reply = self.handle_control(line)
+            fh.write(json.dumps(reply).encode() + b"\n")
+            fh.flush()
+            if not reply.get("ok") and reply.get("error") == "line_too_long":
+                return
 
     def handle_control(self, line: bytes) -> dict[str, Any]:
         """One control request (a JSON object) -> its JSON reply; never raises."""

@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from hardware.diag_output import printable
+from kiosk.config import policy
 from kiosk.config.loader import ConfigError, load_config
 from kiosk.config.schema import KioskConfig
 
@@ -20,13 +22,22 @@ def config_group() -> None:
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--profile", type=str, default=None, help="profile to layer under PATH")
 def check(path: str, profile: str | None) -> None:
-    """Validate PATH (layered over the defaults); exit 2 naming each bad key."""
+    """Validate PATH (layered over the defaults) and the files it names on this machine;
+    exit 2 naming each bad key. Production policy overrides in force are printed as warnings.
+    """
+    from kiosk.preflight import preflight
+
     try:
         cfg = load_config(path, profile=profile)
+        problems = preflight(cfg)
+        if problems:
+            raise ConfigError(path, problems)
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)
-    click.echo(f"ok: {path} (profile {cfg.profile}, kiosk {cfg.kiosk.id})")
+    click.echo(f"ok: {printable(path)} (profile {cfg.profile}, kiosk {cfg.kiosk.id})")
+    for line in policy.warnings(policy.evaluate(cfg)):
+        click.echo(f"warning: {printable(line)}", err=True)
 
 
 @config_group.command("schema")

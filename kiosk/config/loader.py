@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 import os
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import yaml
 from pydantic import ValidationError
 
+from hardware.diag_output import printable
+from kiosk.config import policy, safe_yaml
 from kiosk.config.schema import KioskConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 ENV_PREFIX = "KIOSK__"
+MAX_PROBLEMS = 20
+MAX_PROBLEM_CHARS = 300
+EXCERPT_CHARS = 80
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = EXCERPT_CHARS
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+_REPR.maxlevel = 2
 
 
 class ConfigError(Exception):
-    """A configuration that cannot be used; ``problems`` name key paths and bad values."""
+    """A configuration that cannot be used; ``problems`` name key paths and bad values.
+
+    The message is bounded: at most :data:`MAX_PROBLEMS` problems of at most
+    :data:`MAX_PROBLEM_CHARS` characters each, control characters escaped.
+    """
 
     def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        super().__init__(f"invalid configuration ({source}):\n  " + "\n  ".join(problems))
+        self.source = printable(source)
+        self.problems = [_bounded(p) for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            self.problems.append(f"... and {len(problems) - MAX_PROBLEMS} more")
+        super().__init__(f"invalid configuration ({self.source}):\n  "
+                         + "\n  ".join(self.problems))
+
+
+def _bounded(problem: str) -> str:
+    shown = printable(problem)
+    return shown if len(shown) <= MAX_PROBLEM_CHARS else shown[: MAX_PROBLEM_CHARS - 3] + "..."
 
 
 def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,22 +58,26 @@ def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """One configuration file through :mod:`kiosk.config.safe_yaml` (bounded, strict)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(str(path), [f"{where}not valid YAML: {problem}"]) from None
+        data = safe_yaml.load_file(path)
+    except safe_yaml.YamlRefused as exc:
+        raise ConfigError(str(path), [str(exc)]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"top level must be a mapping, not {type(data).__name__}"])
     return data
+
+
+def _env_value(raw: str) -> Any:
+    """An environment value as a YAML scalar; anything the safe parser refuses stays text."""
+    if raw == "":
+        return ""
+    try:
+        return safe_yaml.parse(raw)
+    except safe_yaml.YamlRefused:
+        return raw
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -63,10 +89,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         path = [p.lower() for p in name[len(ENV_PREFIX):].split("__") if p]
         if not path:
             continue
-        try:
-            value = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError:
-            value = raw
+        value = _env_value(raw)
         node = out
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -76,13 +99,29 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
+    """A short, terminal-safe ``repr`` of ``value`` for an error message."""
+    shown = printable(_REPR.repr(value))
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+def _key(part: str | int) -> str:
+    """One part of a key path as shown: itself, or a bounded excerpt when long or odd."""
+    text = str(part)
+    return text if len(text) <= 40 and printable(text) == text else excerpt(part, 40)
+
+
 def _format_errors(exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        loc = ".".join(_key(p) for p in err["loc"]) or "(top level)"
         value = err.get("input")
-        shown = "" if isinstance(value, dict) else f" (got {value!r})"
-        problems.append(f"{loc}: {err['msg']}{shown}")
+        shown = "" if isinstance(value, dict) else f" (got {excerpt(value)})"
+        msg = printable(err["msg"])
+        if not err["loc"] and msg.startswith("Value error, "):  # a check naming its own key
+            problems.append(msg.removeprefix("Value error, "))
+            continue
+        problems.append(f"{loc}: {msg}{shown}")
     return problems
 
 
@@ -107,7 +146,30 @@ def load_config(
     data = deep_merge(data, env_overrides(environ))
     if chosen:
         data["profile"] = chosen
+    source = str(path or "defaults")
     try:
-        return KioskConfig.model_validate(data)
+        cfg = KioskConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(str(path or "defaults"), _format_errors(exc)) from None
+        raise ConfigError(source, _format_errors(exc)) from None
+    problems = [p for p in (backend_url_problem(cfg),) if p]
+    problems += [policy.refusal(u) for u in policy.evaluate(cfg).refused]
+    if problems:
+        raise ConfigError(source, problems)
+    return cfg
+
+
+def backend_url_problem(cfg: KioskConfig) -> str | None:
+    """What is wrong with ``backend.url`` for an http backend (scheme and host), if anything."""
+    if cfg.backend.kind != "http":
+        return None
+    url = cfg.backend.url or ""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        ok = False
+    if not ok or any(c.isspace() for c in url):
+        return (f"backend.url: the http backend needs an http:// or https:// URL with a host "
+                f"(got {excerpt(url)})")
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hardware.camera.config import CameraConfig, FaceConfig
 from hardware.idcard.config import IdCardConfig
@@ -76,6 +76,33 @@ class LoggingConfig(_Section):
     file: str | None = None
 
 
+# settings the production policy (kiosk/config/policy.py) checks, by key path
+UNSAFE_KEYS = ("face.enabled", "face.liveness", "face.threshold", "camera.enabled",
+               "camera.source", "backend.kind", "backend.seed_demo", "backend.verify_tls",
+               "backend.url", "fleet.tls")
+
+
+class PolicyConfig(_Section):
+    """Explicit, reasoned exceptions to the production policy (one per key path)."""
+
+    allow_unsafe: dict[str, str] = Field(
+        default_factory=dict,
+        description="key path -> reason, e.g. {'face.liveness': 'pilot, ticket OPS-12'}")
+
+    @field_validator("allow_unsafe")
+    @classmethod
+    def _known_keys_with_reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, reason in value.items():
+            if key not in UNSAFE_KEYS:
+                raise ValueError(f"{key!r} is not a policy setting (known: "
+                                 f"{', '.join(UNSAFE_KEYS)})")
+            if len(reason.strip()) < 4:
+                raise ValueError(f"{key}: give the reason for allowing it")
+            if len(reason) > 500 or not reason.isprintable():
+                raise ValueError(f"{key}: the reason must be one line of at most 500 characters")
+        return value
+
+
 class KioskConfig(_Section):
     """The whole configuration of one kiosk."""
 
@@ -92,6 +119,7 @@ class KioskConfig(_Section):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     fleet: FleetConfig = Field(default_factory=FleetConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
     var_dir: str = Field("var", description="where the kiosk keeps its state (no personal data)")
 
     @model_validator(mode="after")

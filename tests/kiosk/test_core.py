@@ -18,9 +18,11 @@ from tests.harness.peers import free_port
 
 
 def test_missing_devices_are_disabled_not_fatal(make_config: Callable[..., Any]) -> None:
+    allow = {f"policy__allow_unsafe__{key}": "test bench without a platform"
+             for key in ("backend.kind", "backend.seed_demo")}
     cfg = make_config("production", backend__kind="embedded", backend__seed_demo="true",
                       idcard__port="/dev/ttyNOSUCHREADER", qr__port="/dev/ttyNOSUCHSCANNER",
-                      camera__source="/nonexistent/camera",
+                      camera__source="/dev/nonexistent-camera", **allow,
                       printer__cups_server=f"127.0.0.1:{free_port()}",
                       printer__queue="no-such-queue", printer__probe_timeout_s="0.5")
     core = KioskCore(cfg)
