@@ -24,6 +24,7 @@ DIAG_COMMANDS: dict[str, str] = {
     "qr": "hardware.qr.cli:diag",
     "camera": "hardware.camera.cli:diag_camera",
     "face": "hardware.camera.cli:diag_face",
+    "audit": "kiosk.audit.cli:diag",
 }
 SIM_COMMANDS: dict[str, str] = {
     "idcard": "hardware.idcard.cli:sim",
@@ -33,6 +34,7 @@ SIM_COMMANDS: dict[str, str] = {
 }
 TOP_COMMANDS: dict[str, str] = {
     "backend": "kiosk.backend.cli:backend",
+    "outbox": "kiosk.backend.outbox.cli:outbox",
     "ops": "kiosk.fleet.cli:ops",
     "bench": "kiosk.bench.cli:bench",
 }

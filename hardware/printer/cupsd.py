@@ -5,18 +5,29 @@ log directories under one temporary root, listening on a free loopback port, wit
 authentication on loopback (it is reachable from this machine only) and no browsing/DNS-SD.
 The system cupsd, if any, is not touched.
 
-As root, cupsd runs its filters and backends as ``User lp``/``Group lp``; the private
-directories are made world-traversable (0755, temp 1777) for that reason. Queues are raw
-(no PPD, no filters): the document bytes go to the device unchanged. cupsd gets SIGTERM
-when the thread that started it exits (PR_SET_PDEATHSIG), so a crashed kiosk or test run
-leaves no orphan; still call :meth:`PrivateCupsd.cleanup` (or ``printer.close()``).
+Documents: ``PreserveJobFiles No`` (a job's document file is removed once the job is done;
+the history, which holds only an opaque job tag, stays for the no-print-twice journal).
+
+Modes. The root is ``0700``; as root it is ``0710 root:lp``, because cupsd runs its filters and
+backends as ``User lp`` and they must reach the spool. What cupsd itself requires and sets:
+``spool`` ``0710 root:lp`` with document files ``0640 root:lp`` (readable by the backend,
+by nobody else), ``cache`` ``0770``, ``state`` and the ServerRoot ``conf`` ``0755`` (config
+only). The temp folder is ``01770 root:lp`` (filters write there), ``log`` ``0700``.
+
+Stale roots: each root holds ``owner.lock``, flock'ed by the process that owns it for its
+lifetime. :meth:`PrivateCupsd.start` removes the roots of dead processes (lock free), with
+whatever a kill -9 left in their spool. cupsd gets SIGTERM when the thread that started it
+exits (PR_SET_PDEATHSIG), so a crashed kiosk or test run leaves no orphan; still call
+:meth:`PrivateCupsd.cleanup` (or ``printer.close()``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import grp
+import logging
 import os
 import pwd
 import shutil
@@ -29,8 +40,12 @@ import time
 from pathlib import Path
 
 CUPSD = "/usr/sbin/cupsd"
+PREFIX = "kiosk-cupsd-"
+LOCK = "owner.lock"
+_LEGACY_GRACE_S = 60.0  # a root without a lock file (older version) is left alone this long
+log = logging.getLogger("hardware.printer.cupsd")
 _CUPS_FILES = """\
-ServerRoot {root}
+ServerRoot {root}/conf
 RequestRoot {root}/spool
 CacheDir {root}/cache
 StateDir {root}/state
@@ -38,6 +53,7 @@ TempDir {root}/tmp
 ErrorLog {root}/log/error_log
 AccessLog {root}/log/access_log
 PageLog {root}/log/page_log
+Printcap {root}/state/printcap
 ServerBin {server_bin}
 DataDir {data_dir}
 User {user}
@@ -57,6 +73,7 @@ DefaultAuthType None
 DefaultShared No
 JobRetryInterval 5
 PreserveJobHistory Yes
+PreserveJobFiles {preserve_job_files}
 MaxJobs 0
 Timeout 30
 <Location />
@@ -84,13 +101,16 @@ class PrivateCupsd:
     """A real cupsd of our own: ``start()``, ``add_raw_queue()``, ``server``, ``stop()``."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None, port: int | None = None,
-                 *, log_level: str = "info") -> None:
+                 *, log_level: str = "info", preserve_job_files: str = "No") -> None:
+        """``preserve_job_files``: ``No`` (kiosk), or seconds/``Yes`` to act like a stock CUPS
+        (tests of the driver's own purging)."""
         self._own_root = root is None
-        self.root = Path(root if root is not None else tempfile.mkdtemp(prefix="kiosk-cupsd-"))
+        self.root = Path(root) if root is not None else _new_root()
+        self._owner = _lock_root(self.root)
         self.port = port or _free_port()
         self.log_level = log_level
+        self.preserve_job_files = preserve_job_files
         self.proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
 
     @property
     def server(self) -> str:
@@ -109,16 +129,18 @@ class PrivateCupsd:
         """Write the configuration, start cupsd and wait until it answers IPP requests."""
         if not os.path.exists(CUPSD):
             raise CupsdError(f"{CUPSD} not found: install the Debian package 'cups'")
+        if self._own_root:
+            sweep_stale_roots(self.root.parent, keep=self.root)
         self._write_config()
-        log = open(self.root / "log" / "cupsd.out", "ab")
+        out = open(self.root / "log" / "cupsd.out", "ab")
         try:
             self.proc = subprocess.Popen(
-                [CUPSD, "-f", "-c", str(self.root / "cupsd.conf"),
-                 "-s", str(self.root / "cups-files.conf")],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                [CUPSD, "-f", "-c", str(self.root / "conf" / "cupsd.conf"),
+                 "-s", str(self.root / "conf" / "cups-files.conf")],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=_die_with_parent)
         finally:
-            log.close()
+            out.close()
         end = time.monotonic() + timeout
         pause = threading.Event()
         while True:
@@ -146,10 +168,13 @@ class PrivateCupsd:
                 proc.wait(timeout)
 
     def cleanup(self) -> None:
-        """Stop and remove the private root, if this object created it."""
+        """Stop and remove the private root (if this object created it), then let it go."""
         self.stop()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+        if self._owner is not None:
+            os.close(self._owner)  # releases the lock
+            self._owner = None
 
     def __enter__(self) -> PrivateCupsd:
         return self.start()
@@ -208,18 +233,31 @@ class PrivateCupsd:
 
     def _write_config(self) -> None:
         self._check_traversable()
-        for sub in ("spool", "spool/tmp", "cache", "state", "log", "ppd"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-            os.chmod(self.root / sub, 0o755)
-        (self.root / "tmp").mkdir(exist_ok=True)
-        os.chmod(self.root / "tmp", 0o1777)
-        os.chmod(self.root, 0o755)
         user, group = _run_as()
-        (self.root / "cups-files.conf").write_text(_CUPS_FILES.format(
+        lp_gid = grp.getgrnam(group).gr_gid if os.geteuid() == 0 else -1
+        # (folder, mode, group lp?) — see the module docstring for what cupsd requires
+        layout = (("conf", 0o755, True), ("conf/ppd", 0o755, True), ("spool", 0o710, True),
+                  ("spool/tmp", 0o1770, True), ("cache", 0o770, True),
+                  ("state", 0o755, True), ("log", 0o700, False), ("tmp", 0o1770, True))
+        for sub, mode, lp in layout:
+            path = self.root / sub
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if lp_gid >= 0 and lp:
+                os.chown(path, 0, lp_gid)
+            elif lp:
+                mode &= 0o700  # not root: cupsd runs as us, nobody else needs in
+            os.chmod(path, mode)
+        if lp_gid >= 0:
+            os.chown(self.root, 0, lp_gid)
+            os.chmod(self.root, 0o710)
+        else:
+            os.chmod(self.root, 0o700)
+        (self.root / "conf" / "cups-files.conf").write_text(_CUPS_FILES.format(
             root=self.root, server_bin="/usr/lib/cups", data_dir="/usr/share/cups",
             user=user, group=group, system_group=_system_group()))
-        (self.root / "cupsd.conf").write_text(_CUPSD_CONF.format(
-            port=self.port, log_level=self.log_level))
+        (self.root / "conf" / "cupsd.conf").write_text(_CUPSD_CONF.format(
+            port=self.port, log_level=self.log_level,
+            preserve_job_files=self.preserve_job_files))
 
     def _answers(self) -> bool:
         try:
@@ -236,6 +274,100 @@ class PrivateCupsd:
         except subprocess.TimeoutExpired:
             return False
         return done.returncode == 0 and b"is running" in done.stdout
+
+
+def sweep_stale_roots(parent: str | os.PathLike[str] | None = None, *,
+                      keep: Path | None = None) -> list[Path]:
+    """Remove the private roots (``kiosk-cupsd-*`` in ``parent``, default the temp folder) of
+    processes that are gone, with the spool and log files they left. Returns what it removed.
+
+    A root is stale when its ``owner.lock`` is not locked and no live process names it on its
+    command line (its cupsd may still be shutting down: then it is removed next time). A root
+    without a lock file (an older version) is stale once that holds for a minute.
+    """
+    base = Path(parent if parent is not None else tempfile.gettempdir())
+    candidates = [p for p in base.glob(PREFIX + "*") if p.is_dir() and p != keep]
+    if not candidates:
+        return []
+    in_use = _roots_on_command_lines()
+    removed: list[Path] = []
+    for root in candidates:
+        if str(root) in in_use:
+            continue
+        try:
+            fd = os.open(root / LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            with contextlib.suppress(OSError):
+                if time.time() - root.stat().st_mtime > _LEGACY_GRACE_S:
+                    shutil.rmtree(root, ignore_errors=True)
+                    removed.append(root)
+            continue
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # its owner is alive
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(root, ignore_errors=True)
+            removed.append(root)
+        finally:
+            os.close(fd)
+    if removed:
+        log.info("removed %d stale private cupsd root(s)", len(removed))
+    return removed
+
+
+def _new_root() -> Path:
+    return Path(tempfile.mkdtemp(prefix=PREFIX))
+
+
+def _lock_root(root: Path) -> int | None:
+    """Hold ``root/owner.lock`` for this process's lifetime. The lock file is locked before it
+    appears under its name (rename keeps the lock), so no sweep sees it unlocked."""
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = root / f".{LOCK}.{os.getpid()}"
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        os.unlink(tmp)
+        raise CupsdError(f"{root} is locked by another process") from exc
+    try:
+        existing = os.open(root / LOCK, os.O_RDWR)
+    except FileNotFoundError:
+        pass
+    else:
+        try:
+            fcntl.flock(existing, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            os.unlink(tmp)
+            raise CupsdError(f"{root} is used by another live process") from exc
+        finally:
+            os.close(existing)
+    os.replace(tmp, root / LOCK)
+    return fd
+
+
+def _roots_on_command_lines() -> set[str]:
+    """Private roots a running cupsd serves (``cupsd -c <root>/conf/cupsd.conf``). A backend
+    orphaned by a killed cupsd does not keep its root: it names the spool, not a config."""
+    found: set[str] = set()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = [a.decode(errors="replace") for a in cmdline.read_bytes().split(b"\0")]
+        except OSError:
+            continue
+        if not args or os.path.basename(args[0]) != "cupsd" or "-c" not in args[:-1]:
+            continue
+        conf = Path(args[args.index("-c") + 1])
+        for root in (conf.parent.parent, conf.parent):  # <root>/conf/ and the older <root>/
+            if root.name.startswith(PREFIX):
+                found.add(str(root))
+    return found
 
 
 def _die_with_parent() -> None:

@@ -6,15 +6,23 @@ opened). :meth:`CupsPrinter.print_document` reports every failure as a :class:`P
 
 Message keys (``PrintOutcome.message_key`` and ``details["message_key"]``) are the ones in
 :mod:`hardware.printer.status` plus ``printer.submit_failed`` and ``printer.outcome_unknown``.
+
+No document file is left behind. The PDF is streamed to CUPS (Create-Job, Send-Document with
+the bytes from memory): the driver writes no temp file, so a kill -9 leaves none. Once a job
+is completed, aborted or canceled *and* the journal holds that outcome, the driver purges it
+from CUPS (Cancel-Job with purge-job: its document and control files go), on any CUPS,
+whatever its ``PreserveJobFiles``; :meth:`CupsPrinter.start` purges finished jobs of this
+journal that a crash left (after recording their outcome). A job whose outcome is not known
+yet is never purged: the no-print-twice journal still needs CUPS' word on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
@@ -26,6 +34,7 @@ from urllib.parse import urlsplit
 from hardware.base import (
     Device,
     DeviceError,
+    DeviceNotReady,
     DeviceStatus,
     HardwareError,
     HealthLevel,
@@ -33,7 +42,13 @@ from hardware.base import (
     StatusListener,
 )
 from hardware.printer.config import PrinterConfig
-from hardware.printer.journal import FINAL_PRINTED, RETRYABLE, JournalEntry, PrintJournal
+from hardware.printer.journal import (
+    FINAL,
+    FINAL_PRINTED,
+    RETRYABLE,
+    JournalEntry,
+    PrintJournal,
+)
 from hardware.printer.status import (
     JOB_FINAL,
     JOB_STATES,
@@ -53,7 +68,10 @@ _JOB_ATTRS = ["job-state", "job-state-reasons", "job-printer-state-message", "jo
               "job-printer-uri"]
 _PRINTER_ATTRS = ["printer-state", "printer-state-reasons", "printer-state-message",
                   "printer-is-accepting-jobs", "device-uri", "printer-make-and-model"]
-_RAM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None  # documents never touch disk
+_RAM_DIR = "/dev/shm"  # where versions before streaming put the PDF for printFile
+_CHUNK = 64 * 1024
+_HTTP_CONTINUE = 100
+_JOB_HELD = 4
 
 
 @dataclass(frozen=True)
@@ -107,6 +125,7 @@ class CupsPrinter(Device):
         self.cupsd: Any = None  # PrivateCupsd in the simulation profile
         self._update(DeviceStatus.OFFLINE, queue=self.queue, reachable=False, paper="unknown",
                      reasons=[], jobs_pending=0, message_key=None)
+        _remove_old_temp_documents()
 
     # -- discovery and status -------------------------------------------------------------
     def discover(self) -> list[str]:
@@ -185,6 +204,7 @@ class CupsPrinter(Device):
         if listener is not None:
             self._unsubscribe = self.subscribe(listener)
         self.refresh()
+        self.purge_finished()
         if self._poller is None:
             self._stop.clear()
             self._poller = threading.Thread(target=self._poll, name="printer-poll", daemon=True)
@@ -288,8 +308,15 @@ class CupsPrinter(Device):
             if job_id is None:
                 self.journal.update(entry.doc_key, "failed")
                 return None
-            self.transport.call(lambda c: c.getJobAttributes(job_id, ["job-state"]),
-                                self._left(end))
+            found = job_id
+            attrs = self.transport.call(
+                lambda c: c.getJobAttributes(found, ["job-state", "job-state-reasons"]),
+                self._left(end))
+            if _incoming(attrs):  # its upload was cut (crash, timeout): it can never print
+                self.transport.call(lambda c: c.cancelJob(found, purge_job=True),
+                                    self._left(end))
+                self.journal.update(entry.doc_key, "failed", found)
+                return None
         except IppError as exc:
             if exc.status == IPP_NOT_FOUND:  # CUPS forgot the job: never risk a second copy
                 self.journal.update(entry.doc_key, FINAL_PRINTED, job_id)
@@ -306,36 +333,66 @@ class CupsPrinter(Device):
     def _submit(self, entry: JournalEntry, pdf: bytes, end: float) -> int | str:
         """Submit; returns the job id or a message key. Retries a vanished queue or cupsd
         for up to ``debounce_s``."""
-        fd, path = tempfile.mkstemp(prefix="kiosk-print-", suffix=".pdf", dir=_RAM_DIR)
         first_failure: float | None = None
         pause = threading.Event()
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pdf)
-            while True:
-                try:
-                    job_id = self.transport.call(
-                        lambda c: int(c.printFile(self.queue, path, entry.job_tag, {})),
-                        self._left(end))
-                    return job_id
-                except IppError as exc:
-                    if exc.status != IPP_NOT_FOUND:
-                        self.journal.update(entry.doc_key, "failed")
-                        return "printer.not_accepting" if "accept" in str(exc).lower() \
-                            else "printer.submit_failed"
-                    key = "printer.queue_missing"
-                except DeviceError as exc:
-                    if exc.detail == "cups-timeout":  # the job may exist: resolve next time
-                        return "printer.timeout"
-                    key = "printer.cups_unreachable"
-                now = time.monotonic()
-                first_failure = first_failure or now
-                if now - first_failure >= self.cfg.debounce_s or now >= end:
+        while True:
+            try:
+                job_id: int = self.transport.call(lambda c: self._stream(c, entry, pdf),
+                                                  self._left(end))
+                return job_id
+            except IppError as exc:
+                if exc.status != IPP_NOT_FOUND:
                     self.journal.update(entry.doc_key, "failed")
-                    return key
-                pause.wait(min(0.25, self._left(end)))
-        finally:
-            os.unlink(path)
+                    return "printer.not_accepting" if "accept" in str(exc).lower() \
+                        else "printer.submit_failed"
+                key = "printer.queue_missing"
+            except DeviceError as exc:
+                if exc.detail == "cups-timeout":  # the job may exist: resolve next time
+                    return "printer.timeout"
+                current = self.journal.get(entry.doc_key)
+                if current is not None and current.state == "submitting" \
+                        and current.job_id is not None:
+                    return "printer.timeout"  # created, upload cut: resolved next time
+                key = "printer.cups_unreachable"
+            now = time.monotonic()
+            first_failure = first_failure or now
+            if now - first_failure >= self.cfg.debounce_s or now >= end:
+                self.journal.update(entry.doc_key, "failed")
+                return key
+            pause.wait(min(0.25, self._left(end)))
+
+    def _stream(self, conn: Any, entry: JournalEntry, pdf: bytes) -> int:
+        """Create-Job, then Send-Document with the bytes from memory (runs on the worker).
+
+        The job id goes to the journal as soon as CUPS gives it. If the upload fails, the job
+        holds no complete document and can never print: it is purged, and the error raised.
+        """
+        import cups
+
+        job_id = int(conn.createJob(self.queue, entry.job_tag, {}))
+        self.journal.set_job(entry.doc_key, entry.job_tag, job_id)
+        try:
+            status = conn.startDocument(self.queue, job_id, "document", cups.CUPS_FORMAT_AUTO, 1)
+            view = memoryview(pdf)
+            for offset in range(0, len(pdf), _CHUNK):
+                if status != _HTTP_CONTINUE:
+                    raise cups.HTTPError(status)
+                chunk = bytes(view[offset:offset + _CHUNK])
+                status = conn.writeRequestData(chunk, len(chunk))
+            conn.finishDocument(self.queue)
+        except Exception as exc:
+            try:
+                attrs = conn.getJobAttributes(job_id, ["job-state", "job-state-reasons"])
+            except Exception:  # cannot tell: the journal keeps the job id, resolved next time
+                raise DeviceNotReady("CUPS connection failed during upload",
+                                     detail="cups-unreachable") from exc
+            if not _incoming(attrs):
+                return job_id  # the document arrived whole; only the answer failed
+            with contextlib.suppress(Exception):
+                conn.cancelJob(job_id, purge_job=True)
+            self.journal.update(entry.doc_key, "failed")
+            raise
+        return job_id
 
     def _follow(self, doc_key: str, job_id: int, end: float, cancel: threading.Event, *,
                 resumed: bool) -> tuple[OutcomeState, int | None, str | None]:
@@ -353,6 +410,7 @@ class CupsPrinter(Device):
             if code in JOB_FINAL:
                 final = JOB_FINAL[code]
                 self.journal.update(doc_key, final, job_id)
+                self._purge(job_id)
                 if final == "completed":
                     return ("duplicate" if resumed else "completed"), job_id, None
                 return final, job_id, job_failure_key(final, attrs.get("job-state-reasons"))  # type: ignore[return-value]
@@ -386,9 +444,61 @@ class CupsPrinter(Device):
             log.warning("could not cancel job %s: %s", job_id, exc.detail)
         if final == "completed":  # it finished while we gave up
             self.journal.update(doc_key, FINAL_PRINTED, job_id)
+            self._purge(job_id)
             return "completed", job_id, None
         self.journal.update(doc_key, final, job_id)
+        if final != "unknown":
+            self._purge(job_id)
         return ("canceled" if canceled else "timeout"), job_id, key
+
+    def _purge(self, job_id: int) -> bool:
+        """Remove a finished job (its document and control files) from CUPS; its outcome is
+        in the journal already. A job still stopping can outlive a purge request: it is asked
+        again until CUPS no longer has it, for up to ``probe_timeout_s`` (else the next
+        :meth:`purge_finished` takes it)."""
+        end = time.monotonic() + self.cfg.probe_timeout_s
+        pause = threading.Event()
+        while True:
+            try:
+                self.transport.call(lambda c: c.cancelJob(job_id, purge_job=True),
+                                    self._left(end))
+                self.transport.call(lambda c: c.getJobAttributes(job_id, ["job-state"]),
+                                    self._left(end))
+            except IppError as exc:
+                if exc.status == IPP_NOT_FOUND:
+                    return True
+                log.warning("could not purge job %s: %s", job_id, exc.detail)
+                return False
+            except DeviceError as exc:
+                log.warning("could not purge job %s: %s", job_id, exc.detail)
+                return False
+            if time.monotonic() >= end:
+                log.info("job %s not purged yet: the next start purges it", job_id)
+                return False
+            pause.wait(0.05)
+
+    def purge_finished(self) -> int:
+        """Purge the finished jobs of this journal's documents still in CUPS (a crash, or a
+        cancel that could not be confirmed, left them), recording an outcome the journal
+        did not know first. Returns how many were purged; never raises for CUPS faults."""
+        try:
+            jobs: dict[int, dict[str, Any]] = self.transport.call(
+                lambda c: c.getJobs(which_jobs="completed", requested_attributes=[
+                    "job-id", "job-name", "job-state"]), self.cfg.probe_timeout_s)
+        except DeviceError:
+            return 0
+        purged = 0
+        for job_id, attrs in jobs.items():
+            entry = self.journal.owner_of(str(attrs.get("job-name", "")))
+            code = int(attrs.get("job-state", 0))
+            if entry is None or code not in JOB_FINAL:
+                continue
+            if entry.job_tag == attrs.get("job-name") and entry.state not in FINAL:
+                self.journal.update(entry.doc_key, JOB_FINAL[code], int(job_id))
+            purged += self._purge(int(job_id))
+        if purged:
+            log.info("purged %d finished print job(s) from CUPS", purged)
+        return purged
 
     def _left(self, end: float) -> float:
         return max(0.05, end - time.monotonic())
@@ -440,6 +550,28 @@ class CupsPrinter(Device):
                 except Exception:
                     log.exception("stopping %s failed", type(part).__name__)
         self.cupsd = self.emulator = None
+
+
+def _incoming(attrs: dict[str, Any]) -> bool:
+    """A job held because its document never fully arrived (Create-Job without the end of
+    Send-Document): it cannot print, and purging it loses nothing."""
+    reasons = attrs.get("job-state-reasons") or []
+    if isinstance(reasons, str):
+        reasons = [reasons]
+    return int(attrs.get("job-state", 0)) == _JOB_HELD and "job-incoming" in reasons
+
+
+def _remove_old_temp_documents(ram_dir: str = _RAM_DIR, older_than_s: float = 60.0) -> None:
+    """Remove PDFs an older version of this driver left in the RAM folder when killed."""
+    cutoff = time.time() - older_than_s
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(ram_dir):
+            if not (entry.name.startswith("kiosk-print-") and entry.name.endswith(".pdf")):
+                continue
+            with contextlib.suppress(OSError):
+                st = entry.stat(follow_symlinks=False)
+                if st.st_uid == os.geteuid() and st.st_mtime < cutoff:
+                    os.unlink(entry.path)
 
 
 def _find_job(conn: Any, tag: str) -> int | None:

@@ -3,7 +3,8 @@
 AppSocket has no framing: the host connects, streams the document, half-closes its side, and
 waits for the printer to close (CUPS' ``socket`` backend does exactly this). The emulator stores
 each complete job as ``job-NNNN.prn`` in its spool directory, written atomically, so a test or
-the demo sees what a real printer would have printed.
+the demo sees what a real printer would have printed. That is the paper, with a citizen's name
+and ID number on it: the folder is 0700 and each job 0600.
 
 Faults (set at run time with :meth:`PrinterEmulator.set_fault`):
 
@@ -42,6 +43,8 @@ import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
+
+from kiosk.files import PRIVATE_FILE, private_dir
 
 log = logging.getLogger("hardware.printer.emulator")
 
@@ -90,7 +93,7 @@ class PrinterEmulator:
         return self._fault
 
     def start(self) -> PrinterEmulator:
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.spool_dir)
         self._seq = max((_job_number(p) for p in self.spool_dir.glob("job-*")), default=0)
         self._stop.clear()
         self._selector = selectors.DefaultSelector()
@@ -289,7 +292,8 @@ class PrinterEmulator:
             self._seq += 1
             name = f"job-{self._seq:04d}"
         tmp = self.spool_dir / f".{name}.tmp"
-        with open(tmp, "wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

@@ -1,28 +1,35 @@
 """The durable print journal: one print per document id, across retries, restarts and crashes.
 
 SQLite in ``state_dir/print-journal.sqlite3`` with ``synchronous=FULL`` (every commit is
-fsync'd). It holds no personal data: the document id is stored as a salted SHA-256 (the salt
-is the journal's own random value), plus CUPS job ids, states and times.
+fsync'd), the folder 0700 and the database (and its -wal/-shm) 0600. It holds no personal
+data: the document id is stored as a salted SHA-256 (the salt is the journal's own random
+value), plus CUPS job ids, states and times.
 
-Lifecycle of a row: ``submitting`` (written *before* the IPP request) -> ``submitted`` (job id
-known) -> a final state ``completed`` | ``aborted`` | ``canceled`` | ``failed`` (never reached
-CUPS), or ``unknown`` (deadline passed and the cancel could not be confirmed). A later call for
-the same document looks the job up in CUPS instead of printing again.
+Lifecycle of a row: ``submitting`` (written *before* the IPP request; the job id is added as
+soon as Create-Job answers) -> ``submitted`` (the document is in CUPS) -> a final state
+``completed`` | ``aborted`` | ``canceled`` | ``failed`` (never reached CUPS, or its upload was
+cut and the empty job purged), or ``unknown`` (deadline passed and the cancel could not be
+confirmed). A later call for the same document looks the job up in CUPS instead of printing
+again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+
+from kiosk.files import private_dir, private_file
 
 FINAL_PRINTED = "completed"
 RETRYABLE = frozenset({"aborted", "canceled", "failed"})
+FINAL = frozenset({FINAL_PRINTED, "aborted", "canceled", "failed"})
+_TAG = re.compile(r"kiosk-([0-9a-f]{16})-([0-9]+)")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,9 +58,11 @@ class PrintJournal:
     """A small, fsync'd SQLite table of print attempts keyed by hashed document id."""
 
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
-        path = Path(state_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        self.path = path / "print-journal.sqlite3"
+        path = private_dir(state_dir)
+        self.path = private_file(path / "print-journal.sqlite3")
+        for suffix in ("-wal", "-shm"):  # left by a version that created them 0644
+            if (path / f"{self.path.name}{suffix}").exists():
+                private_file(path / f"{self.path.name}{suffix}")
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -100,6 +109,29 @@ class PrintJournal:
             else:
                 self._db.execute("UPDATE prints SET state=?, job_id=?, updated=? WHERE doc_key=?",
                                  (state, job_id, time.time(), doc_key))
+
+    def set_job(self, doc_key: str, job_tag: str, job_id: int) -> bool:
+        """Record the job id of the attempt tagged ``job_tag`` (only if it is still the current
+        attempt: an abandoned late answer never overwrites a newer one)."""
+        with self._lock:
+            cur = self._db.execute("UPDATE prints SET job_id=?, updated=? WHERE doc_key=? AND "
+                                   "job_tag=?", (job_id, time.time(), doc_key, job_tag))
+        return cur.rowcount == 1
+
+    def owner_of(self, job_tag: str) -> JournalEntry | None:
+        """The entry whose document a CUPS job-name ``job_tag`` belongs to (this or an
+        earlier attempt), or ``None`` when the job is not one of this journal's."""
+        match = _TAG.fullmatch(job_tag)
+        if match is None:
+            return None
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_key, job_tag, job_id, state, attempts FROM prints "
+                "WHERE substr(doc_key, 1, 16)=?", (match.group(1),)).fetchall()
+        for row in rows:
+            if int(match.group(2)) <= int(row[4]):
+                return JournalEntry(*row)
+        return None
 
     def count(self, state: str | None = None) -> int:
         with self._lock:

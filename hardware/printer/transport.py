@@ -86,6 +86,9 @@ class _Worker:
                 conn = None  # reconnect on the next call
                 fut.set_exception(DeviceNotReady(f"CUPS connection failed: {exc}",
                                                  detail="cups-unreachable"))
+            except DeviceNotReady as exc:  # raised by ``fn`` itself: the connection is suspect
+                conn = None
+                fut.set_exception(exc)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller
                 fut.set_exception(exc)
 
