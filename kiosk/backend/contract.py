@@ -281,7 +281,13 @@ class Rating(_Model):
 
 @runtime_checkable
 class BackendAdapter(Protocol):
-    """What the kiosk needs of a government platform. Raises :class:`BackendError`."""
+    """What the kiosk needs of a government platform. Raises :class:`BackendError`.
+
+    A holder reference belongs to the kiosk that obtained it; an application is reached only
+    with the reference of the session that submitted it (another one answers ``NotFound``
+    like an unknown number). After :meth:`end_session` only :meth:`submit_application` and
+    :meth:`set_delivery` still accept the reference, within the platform's submit grace.
+    """
 
     def health(self) -> dict[str, object]: ...
 
@@ -305,13 +311,20 @@ class BackendAdapter(Protocol):
 
     def submit_application(self, request: ApplicationRequest) -> ApplicationReceipt: ...
 
-    def application_status(self, application_no: str) -> ApplicationReceipt: ...
+    def application_status(self, application_no: str, holder_ref: str) -> ApplicationReceipt:
+        ...
 
-    def result_document(self, application_no: str) -> bytes: ...
+    def set_delivery(self, application_no: str, holder_ref: str, delivery: Delivery,
+                     mail_address: str | None = None) -> ApplicationReceipt:
+        """Record how the result is delivered (idempotent; ``InvalidRequest`` with
+        ``delivery_not_offered`` or ``mail_address_missing``)."""
+        ...
+
+    def result_document(self, application_no: str, holder_ref: str) -> bytes: ...
 
     def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment: ...
 
-    def rate(self, rating: Rating) -> None: ...
+    def rate(self, rating: Rating, holder_ref: str) -> None: ...
 
     def end_session(self, holder_ref: str) -> None:
         """Forget the per-session holder reference (privacy wipe)."""

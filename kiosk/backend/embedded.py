@@ -9,6 +9,7 @@ from kiosk.backend.contract import (
     CardIdentity,
     Certificate,
     CertificateDocument,
+    Delivery,
     DocumentVerification,
     Holder,
     Matter,
@@ -22,7 +23,8 @@ from kiosk.config.schema import KioskConfig
 
 class EmbeddedBackend:
     """:class:`~kiosk.backend.contract.BackendAdapter` over an in-process
-    :class:`PlatformService` (database ``cfg.backend.db``, created and seeded on first use)."""
+    :class:`PlatformService` (database ``cfg.backend.db``, created and seeded on first use),
+    acting as the kiosk ``cfg.kiosk.id`` (what a bearer token is over HTTP)."""
 
     def __init__(self, cfg: KioskConfig, service: PlatformService | None = None) -> None:
         self.kiosk_id = cfg.kiosk.id
@@ -34,22 +36,23 @@ class EmbeddedBackend:
         return {**self.service.health(), "kind": "embedded"}
 
     def check_identity(self, card: CardIdentity) -> Holder:
-        return self.service.check_identity(card)
+        return self.service.check_identity(card, kiosk_id=self.kiosk_id)
 
     def verify_identity_code(self, payload: str) -> Holder:
-        return self.service.verify_identity_code(payload)
+        return self.service.verify_identity_code(payload, kiosk_id=self.kiosk_id)
 
     def check_enterprise(self, uscc: str, representative_ref: str) -> Holder:
-        return self.service.check_enterprise(uscc, representative_ref)
+        return self.service.check_enterprise(uscc, representative_ref, kiosk_id=self.kiosk_id)
 
     def reference_photo(self, holder_ref: str) -> bytes | None:
-        return self.service.reference_photo(holder_ref)
+        return self.service.reference_photo(holder_ref, kiosk_id=self.kiosk_id)
 
     def list_certificates(self, holder_ref: str) -> list[Certificate]:
-        return self.service.list_certificates(holder_ref)
+        return self.service.list_certificates(holder_ref, kiosk_id=self.kiosk_id)
 
     def certificate_document(self, holder_ref: str, identifier: str) -> CertificateDocument:
-        return self.service.certificate_document(holder_ref, identifier)
+        return self.service.certificate_document(holder_ref, identifier,
+                                                 kiosk_id=self.kiosk_id)
 
     def verify_document_code(self, code: str) -> DocumentVerification:
         return self.service.verify_document_code(code)
@@ -58,22 +61,28 @@ class EmbeddedBackend:
         return self.service.list_matters()
 
     def prepare_application(self, matter_id: str, holder_ref: str) -> PreparedApplication:
-        return self.service.prepare_application(matter_id, holder_ref)
+        return self.service.prepare_application(matter_id, holder_ref, kiosk_id=self.kiosk_id)
 
     def submit_application(self, request: ApplicationRequest) -> ApplicationReceipt:
-        return self.service.submit_application(request)
+        return self.service.submit_application(request, kiosk_id=self.kiosk_id)
 
-    def application_status(self, application_no: str) -> ApplicationReceipt:
-        return self.service.application_status(application_no)
+    def application_status(self, application_no: str, holder_ref: str) -> ApplicationReceipt:
+        return self.service.application_status(application_no, holder_ref,
+                                               kiosk_id=self.kiosk_id)
 
-    def result_document(self, application_no: str) -> bytes:
-        return self.service.result_document(application_no)
+    def set_delivery(self, application_no: str, holder_ref: str, delivery: Delivery,
+                     mail_address: str | None = None) -> ApplicationReceipt:
+        return self.service.set_delivery(application_no, holder_ref, delivery, mail_address,
+                                         kiosk_id=self.kiosk_id)
+
+    def result_document(self, application_no: str, holder_ref: str) -> bytes:
+        return self.service.result_document(application_no, holder_ref, kiosk_id=self.kiosk_id)
 
     def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment:
-        return self.service.book_appointment(matter_id, holder_ref)
+        return self.service.book_appointment(matter_id, holder_ref, kiosk_id=self.kiosk_id)
 
-    def rate(self, rating: Rating) -> None:
-        self.service.rate(rating)
+    def rate(self, rating: Rating, holder_ref: str) -> None:
+        self.service.rate(rating, holder_ref, kiosk_id=self.kiosk_id)
 
     def end_session(self, holder_ref: str) -> None:
-        self.service.end_session(holder_ref)
+        self.service.end_session(holder_ref, kiosk_id=self.kiosk_id)

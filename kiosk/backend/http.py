@@ -3,6 +3,8 @@
 Timeouts on every call; retries with exponential backoff for idempotent calls and for
 ``submit_application`` (safe thanks to its idempotency key); problem+json errors mapped back to
 the contract's error classes; connection failures and 5xx become :class:`Unavailable`.
+The bearer token is read from ``backend.credentials_file`` and re-read when that file
+changes, so installing new credentials needs no restart.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import random
 import threading
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -25,6 +28,7 @@ from kiosk.backend.contract import (
     CardIdentity,
     Certificate,
     CertificateDocument,
+    Delivery,
     DocumentVerification,
     Holder,
     InvalidRequest,
@@ -37,7 +41,7 @@ from kiosk.backend.contract import (
     Unauthorized,
     Unavailable,
 )
-from kiosk.backend.credentials import load_credential
+from kiosk.backend.credentials import CredentialFile
 from kiosk.config.schema import KioskConfig
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,11 @@ def error_from_response(resp: httpx.Response) -> BackendError:
     return cls(detail or f"HTTP {resp.status_code}", code=code)
 
 
+def _seg(value: str) -> str:
+    """``value`` as one URL path segment (an application number never holds a slash)."""
+    return quote(value, safe="")
+
+
 class HttpBackend:
     """:class:`~kiosk.backend.contract.BackendAdapter` over HTTP(S) to ``cfg.backend.url``."""
 
@@ -76,9 +85,8 @@ class HttpBackend:
         self.retries = cfg.backend.retries
         self.backoff_s = backoff_s
         headers = {"User-Agent": f"kiosk/{cfg.kiosk.id}"}
-        if cfg.backend.credentials_file:
-            cred = load_credential(cfg.backend.credentials_file)
-            headers["Authorization"] = f"Bearer {cred.token}"
+        self._credentials = (CredentialFile(cfg.backend.credentials_file)
+                             if cfg.backend.credentials_file else None)
         timeout = httpx.Timeout(cfg.backend.timeout_s, connect=min(cfg.backend.timeout_s, 3.0))
         self._client = httpx.Client(base_url=cfg.backend.url.rstrip("/"), headers=headers,
                                     timeout=timeout, verify=cfg.backend.verify_tls,
@@ -94,6 +102,8 @@ class HttpBackend:
     def _call(self, method: str, path: str, *, body: Any = None, ref: str | None = None,
               retry: bool = False) -> httpx.Response:
         headers = {"X-Holder-Ref": ref} if ref is not None else {}
+        if self._credentials is not None:
+            headers["Authorization"] = f"Bearer {self._credentials.current().token}"
         attempts = 1 + (self.retries if retry else 0)
         last: BackendError = Unavailable("not tried")
         for attempt in range(attempts):
@@ -186,20 +196,29 @@ class HttpBackend:
         return self._model(self._call("POST", "/v1/applications", retry=True,
                                       body=request.model_dump(mode="json")), ApplicationReceipt)
 
-    def application_status(self, application_no: str) -> ApplicationReceipt:
-        return self._model(self._call("GET", f"/v1/applications/{application_no}",
-                                      retry=True), ApplicationReceipt)
+    def application_status(self, application_no: str, holder_ref: str) -> ApplicationReceipt:
+        return self._model(self._call("GET", f"/v1/applications/{_seg(application_no)}",
+                                      ref=holder_ref, retry=True), ApplicationReceipt)
 
-    def result_document(self, application_no: str) -> bytes:
-        return self._call("GET", f"/v1/applications/{application_no}/result",
-                          retry=True).content
+    def set_delivery(self, application_no: str, holder_ref: str, delivery: Delivery,
+                     mail_address: str | None = None) -> ApplicationReceipt:
+        # retried: setting the same delivery twice gives the same answer
+        body = {"delivery": Delivery(delivery).value, "mail_address": mail_address}
+        return self._model(self._call("PUT", f"/v1/applications/{_seg(application_no)}/delivery",
+                                      body=body, ref=holder_ref, retry=True),
+                           ApplicationReceipt)
+
+    def result_document(self, application_no: str, holder_ref: str) -> bytes:
+        return self._call("GET", f"/v1/applications/{_seg(application_no)}/result",
+                          ref=holder_ref, retry=True).content
 
     def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment:
         return self._model(self._call("POST", f"/v1/matters/{matter_id}/appointments",
                                       ref=holder_ref), Appointment)
 
-    def rate(self, rating: Rating) -> None:
-        self._call("POST", "/v1/ratings", body=rating.model_dump(mode="json"), retry=True)
+    def rate(self, rating: Rating, holder_ref: str) -> None:
+        self._call("POST", "/v1/ratings", body=rating.model_dump(mode="json"), ref=holder_ref,
+                   retry=True)
 
     def end_session(self, holder_ref: str) -> None:
         self._call("DELETE", "/v1/holder", ref=holder_ref, retry=True)

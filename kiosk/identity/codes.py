@@ -6,7 +6,9 @@ Wire format, compact enough for a QR code on a phone screen (about 200 character
 
 ``payload`` is UTF-8 JSON with exactly the keys ``i`` issuer, ``p`` purpose, ``h`` holder
 reference (an opaque platform holder id, never an ID number), ``t`` issued-at and ``e``
-expiry (integer Unix seconds, ``e - t`` at most 60) and ``n`` a random nonce. The Ed25519
+expiry (integer Unix seconds, ``e - t`` at most 60) and ``n`` a random nonce, and optionally
+``a`` an audience: the id of the one kiosk the code is shown to (other kiosks refuse it;
+codes without ``a`` are valid at any kiosk, as before). The Ed25519
 signature covers the ASCII text ``GZID1.<base64url(payload)>``. Base64url is unpadded and must
 be canonical, so a code has exactly one valid spelling.
 
@@ -37,6 +39,7 @@ DEFAULT_ISSUER = "ref-platform"
 MAX_TTL_S = 60
 CLOCK_SKEW_S = 5.0
 _KEYS = frozenset("iphten")
+_KEYS_WITH_AUDIENCE = _KEYS | {"a"}
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_\-]+")
 _NAME_RE = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _ID_NUMBER_RE = re.compile(r"\d{17}[\dXx]|[0-9A-HJ-NPQRTUWXY]{18}")
@@ -83,6 +86,12 @@ class WrongPurpose(CodeError):
     code = "wrong_purpose"
 
 
+class WrongAudience(CodeError):
+    """The code names another kiosk as its audience (or the verifier named none)."""
+
+    code = "wrong_audience"
+
+
 @dataclass(frozen=True)
 class IdentityClaim:
     """What a verified identity code says: who issued it, for whom, for what, until when."""
@@ -93,6 +102,7 @@ class IdentityClaim:
     issued_at: int
     expires_at: int
     nonce: str
+    audience: str | None = None
 
 
 # -- base64url, strict ---------------------------------------------------------------------
@@ -132,15 +142,19 @@ def as_text(data: str | bytes, max_len: int) -> str:
 # -- issue / verify ------------------------------------------------------------------------
 def issue_code(signing_key: nacl.signing.SigningKey, issuer: str, holder: str, now: float,
                ttl_s: int = MAX_TTL_S, purpose: str = "identity", *,
-               nonce: str | None = None) -> str:
+               nonce: str | None = None, audience: str | None = None) -> str:
     """Make a signed identity code for ``holder`` valid ``ttl_s`` (1..60) seconds from ``now``.
 
     ``holder`` is the platform's opaque holder reference; an ID number is refused
-    (:class:`ValueError`) so that no personal data ends up in a QR code.
+    (:class:`ValueError`) so that no personal data ends up in a QR code. ``audience``, when
+    given, is the kiosk id that alone may accept the code.
     """
     if not 1 <= ttl_s <= MAX_TTL_S:
         raise ValueError(f"ttl_s must be 1..{MAX_TTL_S}")
-    for label, value in (("issuer", issuer), ("holder", holder), ("purpose", purpose)):
+    names = [("issuer", issuer), ("holder", holder), ("purpose", purpose)]
+    if audience is not None:
+        names.append(("audience", audience))
+    for label, value in names:
         if not _NAME_RE.fullmatch(value):
             raise ValueError(f"{label} must match {_NAME_RE.pattern}")
     if _ID_NUMBER_RE.fullmatch(holder):
@@ -149,7 +163,10 @@ def issue_code(signing_key: nacl.signing.SigningKey, issuer: str, holder: str, n
     if not _TOKEN_RE.fullmatch(nonce) or len(nonce) > 43:
         raise ValueError("nonce must be base64url, at most 43 characters")
     issued = int(now)
-    body = {"i": issuer, "p": purpose, "h": holder, "t": issued, "e": issued + ttl_s, "n": nonce}
+    body: dict[str, str | int] = {"i": issuer, "p": purpose, "h": holder, "t": issued,
+                                  "e": issued + ttl_s, "n": nonce}
+    if audience is not None:
+        body["a"] = audience
     payload = json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     signed = f"{PREFIX}.{b64e(payload)}"
     sig = signing_key.sign(signed.encode("ascii")).signature
@@ -161,26 +178,30 @@ def _parse_claim(payload: bytes) -> IdentityClaim:
         body = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedCode("payload is not JSON") from exc
-    if not isinstance(body, dict) or set(body) != _KEYS:
+    if not isinstance(body, dict) or set(body) not in (_KEYS, _KEYS_WITH_AUDIENCE):
         raise MalformedCode("payload keys")
-    strings = [body[k] for k in "iphn"]
+    strings = [body[k] for k in "iphn" + ("a" if "a" in body else "")]
     times = [body[k] for k in "te"]
     if not all(isinstance(s, str) and _NAME_RE.fullmatch(s) for s in strings):
         raise MalformedCode("payload field")
     if not all(type(t) is int and 0 <= t < 2**40 for t in times):
         raise MalformedCode("payload time")
-    claim = IdentityClaim(body["i"], body["p"], body["h"], body["t"], body["e"], body["n"])
+    claim = IdentityClaim(body["i"], body["p"], body["h"], body["t"], body["e"], body["n"],
+                          body.get("a"))
     if not 0 < claim.expires_at - claim.issued_at <= MAX_TTL_S:
         raise MalformedCode("lifetime")
     return claim
 
 
 def verify_code(text: str | bytes, trusted: Mapping[str, nacl.signing.VerifyKey], now: float,
-                purpose: str = "identity", max_len: int = 512) -> IdentityClaim:
+                purpose: str = "identity", max_len: int = 512, *,
+                audience: str | None = None) -> IdentityClaim:
     """Check a scanned identity code; return its claim or raise a :class:`CodeError`.
 
-    Order: size, encoding, shape, issuer, signature, purpose, time. Single use (replay) is
-    checked afterwards by the platform with a :class:`NonceLedger`.
+    Order: size, encoding, shape, issuer, signature, purpose, audience, time. ``audience`` is
+    the verifying kiosk's id: a code naming another kiosk, or naming one when ``audience`` is
+    None, is refused (:class:`WrongAudience`). Single use (replay) is checked afterwards by
+    the platform with a :class:`NonceLedger`.
     """
     text = as_text(text, max_len)
     parts = text.split(".")
@@ -199,6 +220,8 @@ def verify_code(text: str | bytes, trusted: Mapping[str, nacl.signing.VerifyKey]
         raise BadSignature() from exc
     if claim.purpose != purpose:
         raise WrongPurpose()
+    if claim.audience is not None and claim.audience != audience:
+        raise WrongAudience()
     if now + CLOCK_SKEW_S < claim.issued_at:
         raise CodeNotYetValid()
     if now >= claim.expires_at:

@@ -2,12 +2,17 @@
 errors as ``application/problem+json`` (RFC 9457) carrying the contract's error ``code``.
 
 Holder references travel in the ``X-Holder-Ref`` header, never in URLs (URLs end up in logs).
+What a kiosk token reaches is decided by the service (see
+:mod:`kiosk.backend.platform.service`): its own holder sessions, and applications only through
+the session that submitted them. ``/docs``, ``/redoc`` and ``/openapi.json`` are public only
+with ``public_docs``; otherwise ``/openapi.json`` needs a kiosk token and there are no docs.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
@@ -25,9 +30,11 @@ from kiosk.backend.contract import (
     BackendError,
     CardIdentity,
     Certificate,
+    Delivery,
     DocumentVerification,
     Holder,
     Matter,
+    NotFound,
     PayloadTooLarge,
     PreparedApplication,
     Rating,
@@ -75,6 +82,14 @@ class DocumentCode(BaseModel):
     code: str = Field(max_length=512)
 
 
+class DeliveryChoice(BaseModel):
+    """How the result of an application is delivered (``PUT .../delivery``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    delivery: Delivery
+    mail_address: str | None = Field(None, max_length=500)
+
+
 class CertificateDocumentWire(BaseModel):
     """A certificate and its PDF (base64) as sent over HTTP."""
 
@@ -91,9 +106,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029\u202a-\u202e"
+                     r"\u2066-\u2069\ufeff]")
+
+
+def _safe(text: str, limit: int = 300) -> str:
+    """``text`` fit for a response and a log: no surrogates or controls, bounded."""
+    return _UNSAFE.sub("?", text[:limit])
+
+
 def problem(status: int, code: str, detail: str = "", title: str = "") -> JSONResponse:
-    body = Problem(title=title or code.replace("_", " "), status=status, code=code,
-                   detail=detail)
+    body = Problem(title=_safe(title or code.replace("_", " ")), status=status,
+                   code=_safe(code, 64), detail=_safe(detail))
     return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM,
                         headers={"WWW-Authenticate": "Bearer"} if status == 401 else None)
 
@@ -156,13 +180,24 @@ def _kiosk(request: Request,
 
 Kiosk = Annotated[str, Depends(_kiosk)]
 Ref = Annotated[str, Header(alias="X-Holder-Ref", max_length=64)]
+# on application endpoints a missing reference answers like an unknown application
+OwnerRef = Annotated[str | None, Header(alias="X-Holder-Ref", max_length=64)]
+
+
+def _owner(ref: str | None) -> str:
+    if not ref:
+        raise NotFound("no such application", code="application_not_found")
+    return ref
 
 
 def create_app(service: PlatformService, credentials: CredentialStore,
-               max_body: int = MAX_BODY) -> FastAPI:
-    """The HTTP face of ``service``; every endpoint but ``/health`` needs a kiosk token."""
+               max_body: int = MAX_BODY, *, public_docs: bool = False) -> FastAPI:
+    """The HTTP face of ``service``; every endpoint but ``/health`` needs a kiosk token.
+    ``public_docs``: serve ``/docs``, ``/redoc`` and ``/openapi.json`` without a token."""
+    docs: dict[str, Any] = {} if public_docs else {"docs_url": None, "redoc_url": None,
+                                                   "openapi_url": None}
     app = FastAPI(title="Reference government platform (kiosk backend contract)",
-                  version="1.0", description=__doc__)
+                  version="1.0", description=__doc__, **docs)
     app.state.credentials = credentials
 
     @app.exception_handler(BackendError)
@@ -171,7 +206,9 @@ def create_app(service: PlatformService, credentials: CredentialStore,
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_r: Request, exc: RequestValidationError) -> JSONResponse:
-        where = "; ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()[:5])
+        # locations only, never values; a hostile dict key is made safe by problem()
+        where = "; ".join(".".join(str(p)[:64] for p in e.get("loc", ()))
+                          for e in exc.errors()[:5])
         return problem(422, "invalid_request", f"invalid: {where}")
 
     @app.exception_handler(StarletteHTTPException)
@@ -190,42 +227,47 @@ def create_app(service: PlatformService, credentials: CredentialStore,
     def health() -> dict[str, object]:
         return service.health()
 
+    if not public_docs:
+        @app.get("/openapi.json", include_in_schema=False)
+        def openapi(_k: Kiosk) -> JSONResponse:
+            return JSONResponse(app.openapi())
+
     @app.post(f"{API}/identity/card", responses=ERRORS)
-    def check_identity(card: CardIdentity, _k: Kiosk) -> Holder:
-        return service.check_identity(card)
+    def check_identity(card: CardIdentity, kiosk_id: Kiosk) -> Holder:
+        return service.check_identity(card, kiosk_id=kiosk_id)
 
     @app.post(f"{API}/identity/code", responses=ERRORS)
-    def verify_identity_code(body: CodePayload, _k: Kiosk) -> Holder:
-        return service.verify_identity_code(body.payload)
+    def verify_identity_code(body: CodePayload, kiosk_id: Kiosk) -> Holder:
+        return service.verify_identity_code(body.payload, kiosk_id=kiosk_id)
 
     @app.post(f"{API}/identity/enterprise", responses=ERRORS)
-    def check_enterprise(body: EnterpriseCheck, _k: Kiosk) -> Holder:
-        return service.check_enterprise(body.uscc, body.representative_ref)
+    def check_enterprise(body: EnterpriseCheck, kiosk_id: Kiosk) -> Holder:
+        return service.check_enterprise(body.uscc, body.representative_ref, kiosk_id=kiosk_id)
 
     @app.get(f"{API}/holder/photo", response_class=Response, responses={
         **ERRORS, 200: {"content": {"image/jpeg": {"schema": {"type": "string",
                                                                 "format": "binary"}}},
                         "description": "JPEG reference photo"},
         204: {"description": "No reference photo"}})
-    def reference_photo(ref: Ref, _k: Kiosk) -> Response:
-        photo = service.reference_photo(ref)
+    def reference_photo(ref: Ref, kiosk_id: Kiosk) -> Response:
+        photo = service.reference_photo(ref, kiosk_id=kiosk_id)
         if photo is None:
             return Response(status_code=204)
         return Response(photo, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.delete(f"{API}/holder", status_code=204, response_class=Response, responses=ERRORS)
-    def end_session(ref: Ref, _k: Kiosk) -> Response:
-        service.end_session(ref)
+    def end_session(ref: Ref, kiosk_id: Kiosk) -> Response:
+        service.end_session(ref, kiosk_id=kiosk_id)
         return Response(status_code=204)
 
     @app.get(f"{API}/holder/certificates", responses=ERRORS)
-    def list_certificates(ref: Ref, _k: Kiosk) -> list[Certificate]:
-        return service.list_certificates(ref)
+    def list_certificates(ref: Ref, kiosk_id: Kiosk) -> list[Certificate]:
+        return service.list_certificates(ref, kiosk_id=kiosk_id)
 
     @app.get(f"{API}/holder/certificates/{{identifier}}/document", responses=ERRORS)
     def certificate_document(identifier: Annotated[str, Path(max_length=120)], ref: Ref,
-                             _k: Kiosk) -> CertificateDocumentWire:
-        doc = service.certificate_document(ref, identifier)
+                             kiosk_id: Kiosk) -> CertificateDocumentWire:
+        doc = service.certificate_document(ref, identifier, kiosk_id=kiosk_id)
         return CertificateDocumentWire(certificate=doc.certificate,
                                        pdf_base64=base64.b64encode(doc.pdf).decode(),
                                        verification_code=doc.verification_code)
@@ -240,13 +282,13 @@ def create_app(service: PlatformService, credentials: CredentialStore,
 
     @app.get(f"{API}/matters/{{matter_id}}/prepared", responses=ERRORS)
     def prepare_application(matter_id: Annotated[str, Path(max_length=64)], ref: Ref,
-                            _k: Kiosk) -> PreparedApplication:
-        return service.prepare_application(matter_id, ref)
+                            kiosk_id: Kiosk) -> PreparedApplication:
+        return service.prepare_application(matter_id, ref, kiosk_id=kiosk_id)
 
     @app.post(f"{API}/matters/{{matter_id}}/appointments", responses=ERRORS)
     def book_appointment(matter_id: Annotated[str, Path(max_length=64)], ref: Ref,
-                         _k: Kiosk) -> Appointment:
-        return service.book_appointment(matter_id, ref)
+                         kiosk_id: Kiosk) -> Appointment:
+        return service.book_appointment(matter_id, ref, kiosk_id=kiosk_id)
 
     @app.post(f"{API}/applications", responses=ERRORS)
     def submit_application(request: ApplicationRequest, kiosk_id: Kiosk) -> ApplicationReceipt:
@@ -254,21 +296,27 @@ def create_app(service: PlatformService, credentials: CredentialStore,
 
     @app.get(f"{API}/applications/{{application_no}}", responses=ERRORS)
     def application_status(application_no: Annotated[str, Path(max_length=32)],
-                           _k: Kiosk) -> ApplicationReceipt:
-        return service.application_status(application_no)
+                           kiosk_id: Kiosk, ref: OwnerRef = None) -> ApplicationReceipt:
+        return service.application_status(application_no, _owner(ref), kiosk_id=kiosk_id)
+
+    @app.put(f"{API}/applications/{{application_no}}/delivery", responses=ERRORS)
+    def set_delivery(application_no: Annotated[str, Path(max_length=32)], body: DeliveryChoice,
+                     kiosk_id: Kiosk, ref: OwnerRef = None) -> ApplicationReceipt:
+        return service.set_delivery(application_no, _owner(ref), body.delivery,
+                                    body.mail_address, kiosk_id=kiosk_id)
 
     @app.get(f"{API}/applications/{{application_no}}/result", response_class=Response,
              responses={**ERRORS, 200: {"content": {"application/pdf": {
                  "schema": {"type": "string", "format": "binary"}}},
                  "description": "Result document (PDF)"}})
     def result_document(application_no: Annotated[str, Path(max_length=32)],
-                        kiosk_id: Kiosk) -> Response:
-        pdf = service.result_document(application_no, kiosk_id=kiosk_id)
+                        kiosk_id: Kiosk, ref: OwnerRef = None) -> Response:
+        pdf = service.result_document(application_no, _owner(ref), kiosk_id=kiosk_id)
         return Response(pdf, media_type="application/pdf")
 
     @app.post(f"{API}/ratings", status_code=204, response_class=Response, responses=ERRORS)
-    def rate(rating: Rating, _k: Kiosk) -> Response:
-        service.rate(rating)
+    def rate(rating: Rating, kiosk_id: Kiosk, ref: OwnerRef = None) -> Response:
+        service.rate(rating, _owner(ref), kiosk_id=kiosk_id)
         return Response(status_code=204)
 
     return app

@@ -18,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -78,12 +79,15 @@ class MatterRow(Base):
 
 
 class SessionRow(Base):
-    """An opaque per-session holder reference handed to a kiosk."""
+    """An opaque per-session holder reference handed to one kiosk (``kiosk_id``): no other
+    kiosk can use it."""
 
     __tablename__ = "holder_sessions"
 
     ref: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"))
+    # NULL only in rows from before sessions were bound: usable by no kiosk
+    kiosk_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     representative_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     submit_until: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -100,7 +104,8 @@ class UsedNonceRow(Base):
 
 
 class ApplicationRow(Base):
-    """A submitted application; ``idempotency_key`` makes a resubmission return this row."""
+    """A submitted application; ``idempotency_key`` makes a resubmission return this row.
+    ``session_ref`` is the holder session that submitted it: the only way to read it."""
 
     __tablename__ = "applications"
 
@@ -111,6 +116,7 @@ class ApplicationRow(Base):
     matter_id: Mapped[str] = mapped_column(ForeignKey("matters.id"))
     holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"))
     kiosk_id: Mapped[str] = mapped_column(String(64))
+    session_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     form: Mapped[dict[str, str]] = mapped_column(JSON)
     attachments: Mapped[list[str]] = mapped_column(JSON)
     delivery: Mapped[str] = mapped_column(String(16))
@@ -123,14 +129,16 @@ class ApplicationRow(Base):
 
 
 class AppointmentRow(Base):
-    """A counter appointment."""
+    """A counter appointment; the database keeps one appointment per counter and time."""
 
     __tablename__ = "appointments"
+    __table_args__ = (UniqueConstraint("counter", "at", name="uq_appointment_slot"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     appointment_no: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
     matter_id: Mapped[str] = mapped_column(ForeignKey("matters.id"))
-    holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"))
+    holder_id: Mapped[str] = mapped_column(ForeignKey("holders.id"), index=True)
+    session_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     counter: Mapped[str] = mapped_column(String(60))
     at: Mapped[dt.datetime] = mapped_column(DateTime)
 

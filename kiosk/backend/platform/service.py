@@ -3,12 +3,28 @@
 :class:`PlatformService` implements every operation of
 :class:`kiosk.backend.contract.BackendAdapter`; the HTTP app and the embedded adapter are thin
 layers over it. Holder references are opaque random session tokens mapped to holders here.
+
+Authorization model (enforced here, in :meth:`PlatformService._resolve` and
+:meth:`PlatformService._owned`; every method that touches a holder takes the authenticated
+``kiosk_id``):
+
+- A holder session belongs to the kiosk that opened it (card check, identity code,
+  enterprise check). Any other kiosk gets the answer an unknown reference gets.
+- A session lives ``session_ttl`` or until its kiosk ends it. After that only its own kiosk
+  may still submit an application or set its delivery, within ``submit_grace`` (the kiosk's
+  outbox delivers after the citizen left); nothing else.
+- An application is reached (status, result, rating, delivery) only through the live
+  session that submitted it; anything else gets the answer an unknown number gets.
+  Application numbers carry random digits, so they cannot be enumerated.
+- The identity check answers an unknown ID number like a known one with another name.
+- Every text accepted goes through :func:`kiosk.backend.platform.text.clean_text`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import importlib
 import json
 import logging
@@ -46,7 +62,9 @@ from kiosk.backend.contract import (
     PreparedApplication,
     Rating,
     Refused,
+    Unavailable,
 )
+from kiosk.backend.platform.appointments import CHINA, AppointmentPolicy
 from kiosk.backend.platform.models import (
     ApplicationRow,
     AppointmentRow,
@@ -58,6 +76,7 @@ from kiosk.backend.platform.models import (
     SessionRow,
     UsedNonceRow,
 )
+from kiosk.backend.platform.text import clean_text
 from kiosk.documents import (
     CertificateCopyInfo,
     ResultInfo,
@@ -66,17 +85,22 @@ from kiosk.documents import (
 )
 from kiosk.identity import checks
 
+__all__ = ["CHINA", "AppointmentPolicy", "PlatformService", "next_steps",
+           "load_reference_photo", "request_digest"]
+
 log = logging.getLogger(__name__)
 
 UTC = dt.UTC
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 ISSUER = "ref-platform"
 PLATFORM_NAME = "佛山市南海区政务服务数据管理局"
-_REF_RE = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
-_APP_NO_RE = re.compile(r"^NH\d{8}\d{6,}$")
-_KEY_RE = re.compile(r"^[A-Za-z0-9._:\-]{8,64}$")
-_MATTER_RE = re.compile(r"^[a-z0-9\-]{1,64}$")
+_REF_RE = re.compile(r"[A-Za-z0-9_\-]{16,64}")
+# NH + date + 8 random digits (6 sequential digits in numbers from older versions)
+_APP_NO_RE = re.compile(r"NH\d{8}(?:\d{6}|\d{8})", re.ASCII)
+_APP_NO_DIGITS = 8
+_KEY_RE = re.compile(r"[A-Za-z0-9._:\-]{8,64}")
+_MATTER_RE = re.compile(r"[a-z0-9\-]{1,64}")
 _MAX_VALUE = 500
+_BOOKING_ATTEMPTS = 20
 _DOC_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
@@ -92,10 +116,16 @@ def _aware(t: dt.datetime) -> dt.datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
-def _clean(text: str, what: str, limit: int = _MAX_VALUE) -> str:
-    if len(text) > limit or any(ord(c) < 32 and c not in "\t\n" for c in text):
-        raise InvalidRequest(f"{what}: too long or control characters", code="form_invalid")
-    return text
+def _same(a: str | None, b: str) -> bool:
+    return a is not None and hmac.compare_digest(a.encode(), b.encode())
+
+
+def _unknown_ref() -> NotFound:
+    return NotFound("unknown holder reference", code="holder_ref_unknown")
+
+
+def _unknown_application() -> NotFound:
+    return NotFound("no such application", code="application_not_found")
 
 
 @dataclass
@@ -111,17 +141,20 @@ class PlatformService:
     """Every contract operation, with all business rules, against one SQLAlchemy engine.
 
     ``clock`` returns an aware UTC datetime (tests move it); ``signing_key`` (an Ed25519
-    ``nacl.signing.SigningKey``) signs identity codes and document verification codes.
+    ``nacl.signing.SigningKey``) signs identity codes and document verification codes;
+    ``appointments`` sets opening hours and the per-holder limit.
     """
 
     def __init__(self, engine: Engine, signing_key: Any, *,
                  clock: Callable[[], dt.datetime] = _utcnow,
-                 session_ttl_s: float = 1800.0, submit_grace_s: float = 7 * 86400.0) -> None:
+                 session_ttl_s: float = 1800.0, submit_grace_s: float = 7 * 86400.0,
+                 appointments: AppointmentPolicy | None = None) -> None:
         self.engine = engine
         self.signing_key = signing_key
         self.clock = clock
         self.session_ttl = dt.timedelta(seconds=session_ttl_s)
         self.submit_grace = dt.timedelta(seconds=submit_grace_s)
+        self.appointments = appointments or AppointmentPolicy()
         self._trusted = {ISSUER: signing_key.verify_key}
 
     # -- plumbing ------------------------------------------------------------------------
@@ -136,22 +169,28 @@ class PlatformService:
     def _today(self) -> dt.date:
         return self._now().astimezone(CHINA).date()
 
-    def _new_session(self, s: Session, holder: HolderRow,
+    def _new_session(self, s: Session, holder: HolderRow, kiosk_id: str,
                      representative_ref: str | None = None) -> str:
+        kiosk_id = clean_text(kiosk_id, "kiosk_id", limit=64, strip=False)
         now = _naive(self._now())
         s.execute(delete(SessionRow).where(SessionRow.submit_until < now))
         ref = secrets.token_urlsafe(24)
-        s.add(SessionRow(ref=ref, holder_id=holder.id, representative_ref=representative_ref,
+        s.add(SessionRow(ref=ref, holder_id=holder.id, kiosk_id=kiosk_id,
+                         representative_ref=representative_ref,
                          expires_at=now + self.session_ttl,
                          submit_until=now + self.submit_grace, ended=False))
         return ref
 
-    def _resolve(self, s: Session, ref: str, *, for_submit: bool = False) -> _Context:
-        if not _REF_RE.match(ref):
-            raise NotFound("unknown holder reference", code="holder_ref_unknown")
+    def _resolve(self, s: Session, ref: str, kiosk_id: str, *,
+                 for_submit: bool = False) -> _Context:
+        """The live session ``ref`` of ``kiosk_id`` (``for_submit``: also an ended or idle
+        one within the submit grace). Another kiosk's session answers like an unknown one."""
+        ref = clean_text(ref, "holder_ref", limit=64, strip=False)
+        if not _REF_RE.fullmatch(ref):
+            raise _unknown_ref()
         row = s.get(SessionRow, ref)
-        if row is None:
-            raise NotFound("unknown holder reference", code="holder_ref_unknown")
+        if row is None or not _same(row.kiosk_id, kiosk_id):
+            raise _unknown_ref()
         now = _naive(self._now())
         limit = row.submit_until if for_submit else row.expires_at
         if now >= limit or (row.ended and not for_submit):
@@ -205,11 +244,12 @@ class PlatformService:
         return {"ok": True, "platform": "reference", "matters": matters,
                 "database": self.engine.dialect.name}
 
-    def check_identity(self, card: CardIdentity) -> Holder:
-        number = card.id_number.strip().upper()
+    def check_identity(self, card: CardIdentity, *, kiosk_id: str) -> Holder:
+        name = clean_text(card.name, "name", limit=200)
+        number = clean_text(card.id_number, "id_number", limit=32).upper()
         if card.card_type in ("resident", "hk_mo_tw"):
             try:
-                number = checks.validate_id_number(number)
+                number = checks.validate_id_number(number, today=self._today())
             except checks.CheckError as exc:
                 code = "bad_check_digit" if exc.kind == "bad_check_digit" else "malformed_id"
                 raise InvalidRequest(str(exc), code=code) from exc
@@ -224,21 +264,24 @@ class PlatformService:
         with self._tx() as s:
             holder = s.scalar(select(HolderRow).where(HolderRow.code == number,
                                                       HolderRow.kind == HolderKind.NATURAL))
-            if holder is None:
-                raise NotFound("no such holder", code="holder_not_found")
-            if (holder.name != card.name.strip() or holder.valid_from != card.valid_from
+            # an unknown number answers like a known one with another name: no oracle
+            if (holder is None or holder.name != name or holder.valid_from != card.valid_from
                     or holder.valid_to != card.valid_to):
                 raise Refused("card does not match the population record",
                               code="identity_mismatch")
-            ref = self._new_session(s, holder)
+            ref = self._new_session(s, holder, kiosk_id)
             return self._holder_model(holder, ref)
 
-    def verify_identity_code(self, payload: str) -> Holder:
+    def verify_identity_code(self, payload: str, *, kiosk_id: str) -> Holder:
+        """A session for the holder of a signed identity code, bound to ``kiosk_id``; a code
+        naming another kiosk as its audience is refused (and not spent)."""
         from kiosk.identity import codes
 
+        payload = clean_text(payload, "code", limit=2048, strip=False)
         now = self._now()
         try:
-            claim = codes.verify_code(payload, self._trusted, now.timestamp())
+            claim = codes.verify_code(payload, self._trusted, now.timestamp(),
+                                      audience=kiosk_id)
         except codes.CodeExpired as exc:
             raise Refused("identity code expired", code="code_expired") from exc
         except codes.CodeError as exc:
@@ -257,11 +300,13 @@ class PlatformService:
             holder = s.get(HolderRow, claim.holder)
             if holder is None:
                 raise NotFound("no such holder", code="holder_not_found")
-            return self._holder_model(holder, self._new_session(s, holder))
+            return self._holder_model(holder, self._new_session(s, holder, kiosk_id))
 
-    def issue_identity_code(self, holder_code: str, ttl_s: int = 60) -> str:
+    def issue_identity_code(self, holder_code: str, ttl_s: int = 60, *,
+                            audience: str | None = None) -> str:
         """A signed identity code for the holder with this ID number (the citizen's phone
-        app in real life; demos and tests here)."""
+        app in real life; demos and tests here); ``audience``: the one kiosk id that may
+        accept it."""
         from kiosk.identity import codes
 
         with self._tx() as s:
@@ -270,47 +315,49 @@ class PlatformService:
                 raise NotFound("no such holder", code="holder_not_found")
             holder_id = holder.id
         return codes.issue_code(self.signing_key, ISSUER, holder_id, self._now().timestamp(),
-                                ttl_s=ttl_s)
+                                ttl_s=ttl_s, audience=audience)
 
-    def check_enterprise(self, uscc: str, representative_ref: str) -> Holder:
+    def check_enterprise(self, uscc: str, representative_ref: str, *, kiosk_id: str) -> Holder:
         try:
-            code = checks.validate_uscc(uscc)
+            code = checks.validate_uscc(clean_text(uscc, "uscc", limit=32))
         except checks.CheckError as exc:
             kind = "bad_check_digit" if exc.kind == "bad_check_digit" else "malformed_uscc"
             raise InvalidRequest(str(exc), code=kind) from exc
         with self._tx() as s:
-            rep = self._resolve(s, representative_ref)
+            rep = self._resolve(s, representative_ref, kiosk_id)
             ent = s.scalar(select(HolderRow).where(HolderRow.code == code,
                                                    HolderRow.kind == HolderKind.LEGAL))
             if ent is None:
                 raise NotFound("no such enterprise", code="holder_not_found")
             if ent.representative_id != rep.holder.id:
                 raise Refused("not the legal representative", code="not_representative")
-            ref = self._new_session(s, ent, representative_ref)
+            ref = self._new_session(s, ent, kiosk_id, representative_ref)
             return self._holder_model(ent, ref, representative_ref)
 
-    def reference_photo(self, holder_ref: str) -> bytes | None:
+    def reference_photo(self, holder_ref: str, *, kiosk_id: str) -> bytes | None:
         with self._tx() as s:
-            ctx = self._resolve(s, holder_ref)
+            ctx = self._resolve(s, holder_ref, kiosk_id)
             if ctx.holder.photo is None and ctx.holder.face_key:
                 ctx.holder.photo = load_reference_photo(ctx.holder.face_key)
             return ctx.holder.photo
 
-    def end_session(self, holder_ref: str) -> None:
-        if not _REF_RE.match(holder_ref):
+    def end_session(self, holder_ref: str, *, kiosk_id: str) -> None:
+        """End a session of ``kiosk_id`` (and its enterprise sessions); anything else is
+        ignored (a privacy wipe never fails, and no kiosk ends another's sessions)."""
+        if not isinstance(holder_ref, str) or not _REF_RE.fullmatch(holder_ref):
             return
         with self._tx() as s:
             row = s.get(SessionRow, holder_ref)
-            if row is not None:
+            if row is not None and _same(row.kiosk_id, kiosk_id):
                 row.ended = True
                 for dep in s.scalars(select(SessionRow)
                                      .where(SessionRow.representative_ref == holder_ref)):
                     dep.ended = True
 
     # -- certificates --------------------------------------------------------------------
-    def list_certificates(self, holder_ref: str) -> list[Certificate]:
+    def list_certificates(self, holder_ref: str, *, kiosk_id: str) -> list[Certificate]:
         with self._tx() as s:
-            ctx = self._resolve(s, holder_ref)
+            ctx = self._resolve(s, holder_ref, kiosk_id)
             rows = s.scalars(select(CertificateRow)
                              .where(CertificateRow.holder_id == ctx.holder.id)
                              .order_by(CertificateRow.type_code, CertificateRow.issue_date))
@@ -318,15 +365,17 @@ class PlatformService:
 
     def _check_identifier(self, identifier: str) -> str:
         try:
-            return checks.validate_certificate_identifier(identifier)
+            return checks.validate_certificate_identifier(
+                clean_text(identifier, "identifier", limit=120))
         except checks.CheckError as exc:
             code = "bad_check_digit" if exc.kind == "bad_check_digit" else "malformed_identifier"
             raise InvalidRequest(str(exc), code=code) from exc
 
-    def certificate_document(self, holder_ref: str, identifier: str) -> CertificateDocument:
+    def certificate_document(self, holder_ref: str, identifier: str, *,
+                             kiosk_id: str) -> CertificateDocument:
         identifier = self._check_identifier(identifier)
         with self._tx() as s:
-            ctx = self._resolve(s, holder_ref)
+            ctx = self._resolve(s, holder_ref, kiosk_id)
             owned = {c.identifier: (c, h) for c, h in self._certs(s, ctx)}
             if identifier not in owned:
                 raise NotFound("no such certificate for this holder",
@@ -352,6 +401,7 @@ class PlatformService:
     def verify_document_code(self, code: str) -> DocumentVerification:
         from kiosk.identity import codes, doccodes
 
+        code = clean_text(code, "code", limit=512, strip=False)
         try:
             claim = doccodes.verify_doc_code(code, self._trusted)
         except codes.CodeError as exc:
@@ -379,7 +429,8 @@ class PlatformService:
             return [Matter.model_validate(r.definition) for r in rows]
 
     def _matter(self, s: Session, matter_id: str) -> tuple[MatterRow, Matter]:
-        row = s.get(MatterRow, matter_id) if _MATTER_RE.match(matter_id) else None
+        matter_id = clean_text(matter_id, "matter_id", limit=64, strip=False)
+        row = s.get(MatterRow, matter_id) if _MATTER_RE.fullmatch(matter_id) else None
         if row is None:
             raise NotFound("no such matter", code="matter_not_found")
         return row, Matter.model_validate(row.definition)
@@ -434,10 +485,11 @@ class PlatformService:
         return PreparedApplication(matter_id=matter.id, holder_ref=ref, materials=materials,
                                    prefilled=prefilled, to_type=to_type, blocking=blocking)
 
-    def prepare_application(self, matter_id: str, holder_ref: str) -> PreparedApplication:
+    def prepare_application(self, matter_id: str, holder_ref: str, *,
+                            kiosk_id: str) -> PreparedApplication:
         with self._tx() as s:
             _row, matter = self._matter(s, matter_id)
-            ctx = self._resolve(s, holder_ref)
+            ctx = self._resolve(s, holder_ref, kiosk_id)
             return self._prepare(s, matter, ctx, holder_ref)
 
     # -- applications --------------------------------------------------------------------
@@ -456,24 +508,28 @@ class PlatformService:
                                             issuer=ISSUER))
 
     def submit_application(self, request: ApplicationRequest, *,
-                           kiosk_id: str | None = None) -> ApplicationReceipt:
-        if not _KEY_RE.match(request.idempotency_key):
+                           kiosk_id: str) -> ApplicationReceipt:
+        _check_request_texts(request)
+        if not _KEY_RE.fullmatch(request.idempotency_key):
             raise InvalidRequest("idempotency key must be [A-Za-z0-9._:-]{8,64}",
                                  code="bad_idempotency_key")
-        if kiosk_id is not None and request.kiosk_id != kiosk_id:
+        if not _same(request.kiosk_id, kiosk_id):
             raise InvalidRequest("kiosk_id differs from the authenticated kiosk",
                                  code="kiosk_mismatch")
         digest = request_digest(request)
         existing = self._existing(request.idempotency_key, digest)
         if existing is not None:
             return existing
-        try:
-            return self._create(request, digest)
-        except IntegrityError:
-            existing = self._existing(request.idempotency_key, digest)
-            if existing is None:
-                raise
-            return existing
+        for attempt in range(3):
+            try:
+                return self._create(request, digest, kiosk_id)
+            except IntegrityError:
+                existing = self._existing(request.idempotency_key, digest)
+                if existing is not None:
+                    return existing
+                if attempt == 2:  # not a duplicate, nor a number collision: a real fault
+                    raise
+        raise AssertionError("unreachable")
 
     def _existing(self, key: str, digest: str) -> ApplicationReceipt | None:
         with self._tx() as s:
@@ -486,16 +542,22 @@ class PlatformService:
             _m, matter = self._matter(s, row.matter_id)
             return self._receipt(row, matter)
 
-    def _create(self, req: ApplicationRequest, digest: str) -> ApplicationReceipt:
+    def _new_application_no(self, s: Session) -> str:
+        """NH + today's date + random digits, not yet used (a race is caught by the unique
+        column and the submission retried)."""
+        for _ in range(10):
+            number = f"NH{self._today():%Y%m%d}{secrets.randbelow(10 ** _APP_NO_DIGITS):08d}"
+            if s.scalar(select(ApplicationRow.id)
+                        .where(ApplicationRow.application_no == number)) is None:
+                return number
+        raise Unavailable("no free application number", code="application_no_exhausted")
+
+    def _create(self, req: ApplicationRequest, digest: str,
+                kiosk_id: str) -> ApplicationReceipt:
         with self._tx() as s:
             mrow, matter = self._matter(s, req.matter_id)
-            ctx = self._resolve(s, req.holder_ref, for_submit=True)
-            if req.delivery not in matter.delivery:
-                raise InvalidRequest("delivery not offered", code="delivery_not_offered")
-            if req.delivery == Delivery.MAIL and not (req.mail_address or "").strip():
-                raise InvalidRequest("mail address missing", code="mail_address_missing")
-            if req.mail_address:
-                _clean(req.mail_address, "mail_address")
+            ctx = self._resolve(s, req.holder_ref, kiosk_id, for_submit=True)
+            address = _delivery_address(matter, req.delivery, req.mail_address)
             prepared = self._prepare(s, matter, ctx, req.holder_ref)
             if prepared.blocking:
                 raise Refused("; ".join(prepared.blocking), code="matter_blocked")
@@ -504,13 +566,12 @@ class PlatformService:
             now = _naive(self._now())
             row = ApplicationRow(
                 idempotency_key=req.idempotency_key, request_hash=digest, matter_id=matter.id,
-                holder_id=ctx.holder.id, kiosk_id=req.kiosk_id, form=form,
-                attachments=attachments, delivery=req.delivery.value,
-                mail_address=req.mail_address, state=ApplicationState.SUBMITTED.value,
-                submitted_at=now)
+                holder_id=ctx.holder.id, kiosk_id=req.kiosk_id, session_ref=req.holder_ref,
+                form=form, attachments=attachments, delivery=req.delivery.value,
+                mail_address=address, state=ApplicationState.SUBMITTED.value,
+                submitted_at=now, application_no=self._new_application_no(s))
             s.add(row)
             s.flush()
-            row.application_no = f"NH{self._today():%Y%m%d}{row.id:06d}"
             s.add(DocumentCodeRow(code=f"R{row.application_no}", kind="receipt",
                                   title=matter.name["zh_CN"][:200], issued_at=now,
                                   subject=row.application_no))
@@ -535,7 +596,7 @@ class PlatformService:
         out = {p.key: p.value for p in prepared.prefilled}  # authoritative sources win
         for key, value in form.items():
             if key not in out:
-                out[key] = _clean(str(value), key).strip()
+                out[key] = clean_text(value, "form value", multiline=True)
         for f in matter.fields:
             value = out.get(f.key, "")
             if not value:
@@ -603,7 +664,10 @@ class PlatformService:
 
     def review_application(self, application_no: str, approve: bool,
                            reason: str | None = None) -> ApplicationReceipt:
-        """A reviewer's decision on an accepted (review-mode) application."""
+        """A reviewer's decision on an accepted (review-mode) application (back office: not
+        part of the kiosk contract)."""
+        if reason is not None:
+            reason = clean_text(reason, "reason", multiline=True)
         with self._tx() as s:
             row = self._application(s, application_no)
             if row.state != ApplicationState.ACCEPTED.value:
@@ -616,25 +680,53 @@ class PlatformService:
             return self._receipt(row, matter)
 
     def _application(self, s: Session, application_no: str) -> ApplicationRow:
+        application_no = clean_text(application_no, "application_no", limit=32, strip=False)
         row = None
-        if _APP_NO_RE.match(application_no):
+        if _APP_NO_RE.fullmatch(application_no):
             row = s.scalar(select(ApplicationRow)
                            .where(ApplicationRow.application_no == application_no))
         if row is None:
-            raise NotFound("no such application", code="application_not_found")
+            raise _unknown_application()
         return row
 
-    def application_status(self, application_no: str) -> ApplicationReceipt:
+    def _owned(self, s: Session, application_no: str, holder_ref: str, kiosk_id: str, *,
+               for_submit: bool = False) -> ApplicationRow:
+        """The application ``application_no`` if the session ``holder_ref`` of ``kiosk_id``
+        submitted it; else the answer an unknown number gets."""
+        clean_text(application_no, "application_no", limit=32, strip=False)
+        self._resolve(s, holder_ref, kiosk_id, for_submit=for_submit)
+        row = self._application(s, application_no)
+        if not _same(row.session_ref, holder_ref):
+            raise _unknown_application()
+        return row
+
+    def application_status(self, application_no: str, holder_ref: str, *,
+                           kiosk_id: str) -> ApplicationReceipt:
         with self._tx() as s:
-            row = self._application(s, application_no)
+            row = self._owned(s, application_no, holder_ref, kiosk_id)
             _m, matter = self._matter(s, row.matter_id)
             return self._receipt(row, matter)
 
-    def result_document(self, application_no: str, *, kiosk_id: str | None = None) -> bytes:
+    def set_delivery(self, application_no: str, holder_ref: str, delivery: Delivery,
+                     mail_address: str | None = None, *,
+                     kiosk_id: str) -> ApplicationReceipt:
+        """Record how the result is delivered (the citizen's choice after submitting).
+        Idempotent; allowed to the submitting session's kiosk also after the session ended,
+        within the submit grace (the kiosk's outbox may send it after the citizen left)."""
+        if mail_address is not None:
+            clean_text(mail_address, "mail_address", multiline=True)
         with self._tx() as s:
-            row = self._application(s, application_no)
-            if kiosk_id is not None and row.kiosk_id != kiosk_id:
-                raise NotFound("no such application", code="application_not_found")
+            row = self._owned(s, application_no, holder_ref, kiosk_id, for_submit=True)
+            _m, matter = self._matter(s, row.matter_id)
+            delivery = Delivery(delivery)
+            address = _delivery_address(matter, delivery, mail_address)
+            if (row.delivery, row.mail_address) != (delivery.value, address):
+                row.delivery, row.mail_address = delivery.value, address
+            return self._receipt(row, matter)
+
+    def result_document(self, application_no: str, holder_ref: str, *, kiosk_id: str) -> bytes:
+        with self._tx() as s:
+            row = self._owned(s, application_no, holder_ref, kiosk_id)
             if row.state != ApplicationState.RESULT_ISSUED.value:
                 raise Refused("no result yet", code="result_not_ready")
             mrow, matter = self._matter(s, row.matter_id)
@@ -650,40 +742,65 @@ class PlatformService:
                 fields=rows)
         return render_result(info)
 
-    def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment:
+    def book_appointment(self, matter_id: str, holder_ref: str, *,
+                         kiosk_id: str) -> Appointment:
+        """The first free counter slot from the next working day on (opening hours of
+        :attr:`appointments`), at most ``max_open_per_holder`` open per holder. The database
+        keeps slots unique; a slot taken by a concurrent booking is retried with the next."""
+        for _ in range(_BOOKING_ATTEMPTS):
+            try:
+                return self._book(matter_id, holder_ref, kiosk_id)
+            except IntegrityError:
+                continue  # another booking took the slot (or number) first
+        raise Unavailable("appointment slots contended, try again", code="appointment_busy")
+
+    def _book(self, matter_id: str, holder_ref: str, kiosk_id: str) -> Appointment:
+        policy = self.appointments
         with self._tx() as s:
             _row, matter = self._matter(s, matter_id)
-            ctx = self._resolve(s, holder_ref)
+            ctx = self._resolve(s, holder_ref, kiosk_id)
             if Delivery.COUNTER not in matter.delivery and not matter.needs_original:
                 raise InvalidRequest("matter needs no counter", code="no_counter_needed")
-            day = self._now().astimezone(CHINA).date() + dt.timedelta(days=1)
-            while day.weekday() >= 5:
-                day += dt.timedelta(days=1)
-            start = dt.datetime.combine(day, dt.time(9, 0), CHINA)
-            taken = s.scalar(select(func.count()).select_from(AppointmentRow).where(
-                AppointmentRow.matter_id == matter_id,
-                AppointmentRow.at >= _naive(start),
-                AppointmentRow.at < _naive(start + dt.timedelta(days=1)))) or 0
-            at = start + dt.timedelta(minutes=15 * taken)
-            counter = f"南海区行政服务中心 {(sum(map(ord, matter_id)) % 20) + 1}号窗口"
-            row = AppointmentRow(matter_id=matter_id, holder_id=ctx.holder.id,
-                                 counter=counter, at=_naive(at))
-            s.add(row)
+            # one booking of a holder at a time (PostgreSQL row lock; SQLite has one writer)
+            s.execute(select(HolderRow.id).where(HolderRow.id == ctx.holder.id)
+                      .with_for_update())
+            now = self._now()
+            open_count = s.scalar(select(func.count()).select_from(AppointmentRow).where(
+                AppointmentRow.holder_id == ctx.holder.id,
+                AppointmentRow.at > _naive(now))) or 0
+            if open_count >= policy.max_open_per_holder:
+                raise Refused(f"at most {policy.max_open_per_holder} open appointments",
+                              code="appointment_limit")
+            counter = f"南海区行政服务中心 {(sum(map(ord, matter.id)) % 20) + 1}号窗口"
+            start, end = policy.window(now)
+            taken = {_aware(t) for t in s.scalars(select(AppointmentRow.at).where(
+                AppointmentRow.counter == counter, AppointmentRow.at >= _naive(start),
+                AppointmentRow.at < _naive(end)))}
+            at = policy.free_slot(now, taken)
+            if at is None:
+                raise Refused("no free appointment slot", code="no_slot_available")
+            number = f"YY{at:%Y%m%d}{secrets.randbelow(10 ** 6):06d}"
+            s.add(AppointmentRow(appointment_no=number, matter_id=matter.id,
+                                 holder_id=ctx.holder.id, session_ref=ctx.session.ref,
+                                 counter=counter, at=_naive(at)))
             s.flush()
-            row.appointment_no = f"YY{day:%Y%m%d}{row.id:05d}"
-            return Appointment(appointment_no=row.appointment_no, matter_id=matter_id,
-                               counter=counter, at=at)
+            return Appointment(appointment_no=number, matter_id=matter.id, counter=counter,
+                               at=at)
 
-    def rate(self, rating: Rating) -> None:
-        reasons = [_clean(r, "reason", 200) for r in rating.reasons[:10]]
+    def rate(self, rating: Rating, holder_ref: str, *, kiosk_id: str) -> None:
+        """A satisfaction rating, through the session that submitted the application; the
+        same rating again is harmless, another one is ``already_rated``."""
+        reasons = [clean_text(r, "reason", limit=200, multiline=True)
+                   for r in rating.reasons[:10]]
         with self._tx() as s:
-            self._application(s, rating.application_no)
-            old = s.get(RatingRow, rating.application_no)
+            row = self._owned(s, rating.application_no, holder_ref, kiosk_id)
+            number = row.application_no or rating.application_no
+            old = s.get(RatingRow, number)
             if old is not None:
                 if old.score != rating.score or old.reasons != reasons:
                     raise Refused("already rated", code="already_rated")
                 return
-            s.add(RatingRow(application_no=rating.application_no, score=rating.score,
+            s.add(RatingRow(application_no=number, score=rating.score,
                             reasons=reasons, rated_at=_naive(self._now())))
 
     def application_count(self, idempotency_key: str) -> int:
@@ -733,6 +850,37 @@ def load_reference_photo(face_key: str) -> bytes | None:
         log.warning("no reference photo for a demo face: %s", type(exc).__name__)
         return None
     return bytes(data) if data else None
+
+
+def _delivery_address(matter: Matter, delivery: Delivery,
+                      mail_address: str | None) -> str | None:
+    """The mail address to store for ``delivery`` (None unless mailed); InvalidRequest when
+    the matter does not offer it or mail has no address."""
+    if delivery not in matter.delivery:
+        raise InvalidRequest("delivery not offered", code="delivery_not_offered")
+    if delivery != Delivery.MAIL:
+        return None
+    address = clean_text(mail_address, "mail_address", multiline=True) if mail_address else ""
+    if not address:
+        raise InvalidRequest("mail address missing", code="mail_address_missing")
+    return address
+
+
+def _check_request_texts(request: ApplicationRequest) -> None:
+    """Every text of a submission through the one validator (before anything is stored)."""
+    clean_text(request.idempotency_key, "idempotency_key", limit=64, strip=False)
+    clean_text(request.kiosk_id, "kiosk_id", limit=64, strip=False)
+    clean_text(request.matter_id, "matter_id", limit=64, strip=False)
+    clean_text(request.holder_ref, "holder_ref", limit=64, strip=False)
+    if len(request.form) > 100 or len(request.attachments) > 50:
+        raise InvalidRequest("too many form fields or attachments", code="form_invalid")
+    for key, value in request.form.items():
+        clean_text(key, "form key", limit=64, strip=False)
+        clean_text(value, "form value", multiline=True)
+    for ident in request.attachments:
+        clean_text(ident, "attachment", limit=120)
+    if request.mail_address is not None:
+        clean_text(request.mail_address, "mail_address", multiline=True)
 
 
 def request_digest(request: ApplicationRequest) -> str:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import nacl.signing
 import pytest
+from sqlalchemy import create_engine, text
 
 from kiosk.backend.credentials import CredentialStore, KioskCredential
 from kiosk.backend.platform.app import create_app
-from kiosk.backend.platform.db import make_engine
+from kiosk.backend.platform.db import database_url, make_engine
 from kiosk.backend.platform.seed import seed_demo
 from kiosk.backend.platform.service import PlatformService
 from kiosk.backend.platform.serving import serve_in_thread
@@ -61,6 +63,29 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     else:
         db = request.getfixturevalue("postgres").url
     service = make_service(db, signing_key, clock)
+    yield service
+    service.engine.dispose()
+
+
+def fresh_database(cluster: PgCluster) -> str:
+    """A new, empty database on the test cluster (for tests that count rows)."""
+    name = f"kiosk_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(database_url(cluster.url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return cluster.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_platform(request: pytest.FixtureRequest, tmp_path: Path,
+                   signing_key: nacl.signing.SigningKey) -> Iterator[PlatformService]:
+    """A platform of its own for one test (SQLite file or a new PostgreSQL database)."""
+    if request.param == "sqlite":
+        db = str(tmp_path / "platform.sqlite")
+    else:
+        db = fresh_database(request.getfixturevalue("postgres"))
+    service = make_service(db, signing_key, Clock())
     yield service
     service.engine.dispose()
 

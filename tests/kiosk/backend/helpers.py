@@ -23,11 +23,14 @@ def card(key: str, **changes: Any) -> CardIdentity:
     return CardIdentity(**data)
 
 
+KIOSK = "kiosk-test"
+
+
 def request(matter_id: str, ref: str, form: dict[str, str] | None = None,
             delivery: Delivery = Delivery.PRINT, key: str | None = None,
-            **kw: Any) -> ApplicationRequest:
+            kiosk_id: str = KIOSK, **kw: Any) -> ApplicationRequest:
     return ApplicationRequest(idempotency_key=key or uuid.uuid4().hex, matter_id=matter_id,
-                              holder_ref=ref, kiosk_id="kiosk-test", form=form or {},
+                              holder_ref=ref, kiosk_id=kiosk_id, form=form or {},
                               attachments=kw.pop("attachments", []), delivery=delivery, **kw)
 
 

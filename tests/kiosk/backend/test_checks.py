@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,8 +44,42 @@ def test_bad_codes_are_typed(func: object, value: str, kind: str) -> None:
     assert err.value.kind == kind
 
 
-@given(st.text("0123456789", min_size=17, max_size=17))
-def test_id_round_trip_and_single_error_detected(body: str) -> None:
+def with_check(body: str) -> str:
+    return body + checks.id_check_digit(body)
+
+
+@pytest.mark.parametrize("body,kind", [
+    ("44060519991345123", "bad_birth_date"),  # month 13, day 45
+    ("44060520990101123", "bad_birth_date"),  # in the future
+    ("44060518991231123", "bad_birth_date"),  # before 1900
+    ("44060520230229123", "bad_birth_date"),  # not a leap year
+    ("00000019800101123", "bad_region"),
+    ("99010519800101123", "bad_region"),  # no province 99
+    ("10010519800101123", "bad_region"),
+])
+def test_impossible_birth_date_or_region_refused(body: str, kind: str) -> None:
+    with pytest.raises(checks.CheckError) as err:
+        checks.validate_id_number(with_check(body))
+    assert err.value.kind == kind
+
+
+def test_birth_date_is_checked_against_today() -> None:
+    number = with_check("44060520260601123")
+    assert checks.validate_id_number(number, today=dt.date(2026, 6, 1)) == number
+    with pytest.raises(checks.CheckError):
+        checks.validate_id_number(number, today=dt.date(2026, 5, 31))
+    assert checks.id_birth_date(number) == dt.date(2026, 6, 1)
+
+
+PROVINCES = st.sampled_from(sorted(checks.PROVINCE_CODES))
+DATES = st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2020, 12, 31))
+
+
+@given(PROVINCES, st.text("0123456789", min_size=4, max_size=4), DATES,
+       st.text("0123456789", min_size=3, max_size=3))
+def test_id_round_trip_and_single_error_detected(province: str, county: str,
+                                                 birth: dt.date, seq: str) -> None:
+    body = f"{province}{county}{birth:%Y%m%d}{seq}"
     full = body + checks.id_check_digit(body)
     assert checks.validate_id_number(full) == full
     wrong = "0" if full[-1] != "0" else "1"
@@ -76,4 +112,4 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
         try:
             func(text)
         except checks.CheckError as exc:
-            assert exc.kind in ("malformed", "bad_check_digit")
+            assert exc.kind in ("malformed", "bad_check_digit", "bad_region", "bad_birth_date")

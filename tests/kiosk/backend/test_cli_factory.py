@@ -7,8 +7,10 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from kiosk.backend.contract import Refused
 from kiosk.backend.credentials import CredentialStore, load_credential
 from kiosk.backend.embedded import EmbeddedBackend
 from kiosk.backend.factory import create_backend
@@ -51,3 +53,23 @@ def test_identity_code_command_and_factory(tmp_path: Path) -> None:
     http = create_backend(KioskConfig.model_validate(
         {"backend": {"kind": "http", "url": "http://127.0.0.1:9"}}))
     assert isinstance(http, HttpBackend)
+
+
+def test_identity_code_for_one_kiosk(tmp_path: Path) -> None:
+    db, key = str(tmp_path / "p.sqlite"), str(tmp_path / "k.key")
+    args = ["backend", "identity-code", "--db", db, "--key-file", key, "--id-number",
+            PEOPLE["he"]["id_number"], "--audience"]
+    result = CliRunner().invoke(main, [*args, "k-01"])
+    assert result.exit_code == 0, result.output
+    code = result.output.strip()
+
+    def kiosk(kiosk_id: str) -> EmbeddedBackend:
+        return EmbeddedBackend(KioskConfig.model_validate(
+            {"kiosk": {"id": kiosk_id}, "backend": {"db": db, "identity_key_file": key}}))
+
+    with pytest.raises(Refused) as err:
+        kiosk("k-02").verify_identity_code(code)
+    assert err.value.code == "code_invalid"
+    assert kiosk("k-01").verify_identity_code(code).name == PEOPLE["he"]["name"]
+    bad = CliRunner().invoke(main, [*args, "k 01"])
+    assert bad.exit_code == 2 and "--audience" in bad.output

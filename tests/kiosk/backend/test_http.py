@@ -72,7 +72,8 @@ def test_problem_json_and_limits(http_platform: Server) -> None:
 
     resp = httpx.post(f"{url}/v1/identity/code", headers=auth, content=chunks())  # no length
     assert resp.status_code == 413
-    assert httpx.get(f"{url}/openapi.json").status_code == 200
+    assert httpx.get(f"{url}/openapi.json").status_code == 401  # docs are not public
+    assert httpx.get(f"{url}/openapi.json", headers=auth).status_code == 200
 
 
 def test_http_backend_full_journey(http_platform: Server, tmp_path: Path) -> None:
@@ -95,10 +96,10 @@ def test_http_backend_full_journey(http_platform: Server, tmp_path: Path) -> Non
     receipt = backend.submit_application(req)
     assert backend.submit_application(req) == receipt
     assert service.application_count(req.idempotency_key) == 1
-    assert backend.application_status(receipt.application_no).state == \
+    assert backend.application_status(receipt.application_no, holder.ref).state == \
         ApplicationState.RESULT_ISSUED
-    assert backend.result_document(receipt.application_no).startswith(b"%PDF")
-    backend.rate(Rating(application_no=receipt.application_no, score="good"))
+    assert backend.result_document(receipt.application_no, holder.ref).startswith(b"%PDF")
+    backend.rate(Rating(application_no=receipt.application_no, score="good"), holder.ref)
     ent = backend.check_enterprise(ENTERPRISES["meiwei"]["uscc"], holder.ref)
     assert ent.representative_ref == holder.ref
     appt = backend.book_appointment("birth-registration", holder.ref)
@@ -123,8 +124,9 @@ def test_http_backend_maps_errors(http_platform: Server, tmp_path: Path) -> None
     with pytest.raises(InvalidRequest) as bad:
         backend.check_identity(card("chen", id_number="440605195803121229"))
     assert bad.value.code == "bad_check_digit"
+    ref = backend.check_identity(card("chen")).ref
     with pytest.raises(NotFound):
-        backend.application_status("NH20260101999999")
+        backend.application_status("NH2026010199999999", ref)
     with pytest.raises(PayloadTooLarge):
         backend.verify_identity_code("A" * 100_000)
     with pytest.raises(Unauthorized):

@@ -16,8 +16,8 @@ EXCLUDED = [schemathesis.checks.positive_data_acceptance]
 
 def test_api_conforms(http_platform: tuple[str, KioskCredential, PlatformService]) -> None:
     url, cred, _svc = http_platform
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     headers = {"Authorization": f"Bearer {cred.token}"}
+    schema = schemathesis.openapi.from_url(f"{url}/openapi.json", headers=headers)
     tested = []
     for result in schema.get_all_operations():
         operation = result.ok()

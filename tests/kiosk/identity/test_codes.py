@@ -86,6 +86,19 @@ def test_other_issuer_and_wrong_purpose() -> None:
     assert verify_code(text, TRUSTED, NOW, purpose="appointment").purpose == "appointment"
 
 
+def test_audience_binds_a_code_to_one_kiosk() -> None:
+    text = code_of(audience="kiosk-a")
+    claim = verify_code(text, TRUSTED, NOW, audience="kiosk-a")
+    assert claim.audience == "kiosk-a" and claim.holder == "h-chen"
+    assert refused(text, audience="kiosk-b") == "wrong_audience"
+    assert refused(text) == "wrong_audience"  # a verifier that does not say who it is
+    plain = code_of()  # codes without an audience stay valid everywhere
+    assert verify_code(plain, TRUSTED, NOW, audience="kiosk-b").audience is None
+    assert "a" not in json.loads(b64d(plain.split(".")[1]))
+    with pytest.raises(ValueError):
+        code_of(audience="kiosk a")
+
+
 def test_oversized_binary_and_malformed() -> None:
     assert refused("GZID1." + "A" * 600) == "too_long"
     assert refused(b"\xff\xfe\x00GZID1") == "not_utf8"
