@@ -207,4 +207,7 @@ class KioskCore:
     def summary(self) -> str:
         parts = [f"{n}={s.status.value}" for n, s in self.devices.items()]
         parts.append("backend=" + ("ok" if self.backend is not None else str(self.backend_error)))
+        journey = self.journey
+        if journey is not None and journey.outbox_error:
+            parts.append(f"outbox={journey.outbox_error}")
         return ", ".join(parts)

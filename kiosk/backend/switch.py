@@ -10,7 +10,9 @@ from kiosk.backend.contract import BackendAdapter, Unavailable
 
 class SwitchableBackend:
     """Delegates every call to ``inner`` unless cut, when calls raise :class:`Unavailable`
-    as a real outage would (connection refused)."""
+    as a real outage would (connection refused). Every call, ``end_session`` included: an
+    outage does not spare the end of a session, so neither does the simulated one; only
+    ``close`` (local) goes through."""
 
     def __init__(self, inner: BackendAdapter) -> None:
         self.inner = inner
@@ -28,7 +30,7 @@ class SwitchableBackend:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
-        if not callable(attr) or name in ("close", "end_session"):
+        if not callable(attr) or name == "close":
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:

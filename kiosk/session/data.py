@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -37,7 +38,9 @@ class SessionData:
     """One citizen's session. :meth:`wipe` drops every personal value it holds.
 
     Buffers (card photo, face frames, encodings) are kept as ``bytearray`` or numpy arrays
-    so the wipe can overwrite them in place; immutable strings are dropped.
+    so the wipe can overwrite them in place; immutable strings are dropped. Each session
+    gets its own object; :attr:`ended` is set when its journey ends (the cancel of every
+    long wait done for it, such as the camera's).
     """
 
     language: str = "zh_CN"
@@ -59,12 +62,21 @@ class SessionData:
     form: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     receipt: ApplicationReceipt | None = None
+    declared_delivery: Delivery | None = None  # as the platform has it (submitted or set)
     delivery: Delivery | None = None
     mail_address: str | None = None
     rating: str | None = None
     last_error: str | None = None  # a message key, never personal data
 
     PREFERENCES = ("language", "elderly")
+
+    def __post_init__(self) -> None:
+        self._ended = threading.Event()  # not a field: never wiped, copied or compared
+
+    @property
+    def ended(self) -> threading.Event:
+        """Set once this session is over: work for it stops and stores nothing more."""
+        return self._ended
 
     @property
     def identified(self) -> bool:
@@ -78,7 +90,9 @@ class SessionData:
         return self.holder
 
     def wipe(self, keep_preferences: bool = False) -> None:
-        """Overwrite and drop everything personal; optionally keep language/elderly."""
+        """Overwrite and drop everything personal; optionally keep language/elderly.
+        The session is over afterwards (:attr:`ended` is set)."""
+        self._ended.set()
         fresh = SessionData()
         for f in fields(self):
             if keep_preferences and f.name in self.PREFERENCES:

@@ -14,7 +14,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +35,17 @@ from kiosk.backend.contract import (
 )
 from kiosk.privacy import pseudonym
 from kiosk.session.data import SessionData
-from kiosk.session.machine import InvalidTransition, SessionMachine, Transition
+from kiosk.session.machine import InvalidTransition, SessionMachine, StaleSession, Transition
 from kiosk.session.states import IDENTIFY_FROM, Event, State
 
 if TYPE_CHECKING:
     from kiosk.core import KioskCore
 
 log = logging.getLogger("kiosk.journey")
+
+# how long stop() waits for the platform to hear of ended sessions (the http backend may
+# take 4 tries x 3 s to give up on a network that drops packets)
+END_DRAIN_S = 10.0
 
 # work keys whose outcome goes to the audit log (outcome codes only, no personal data)
 AUDITED = {
@@ -101,10 +105,17 @@ class Journey:
         self._listeners: list[NoticeListener] = []
         self._busy = threading.Lock()
         self.outbox: Any = None
+        self.outbox_error: str | None = None  # why there is no outbox (a lost key, say)
         self._matters: list[Matter] | None = None
         self.last_document: bytes | None = None  # what was last printed (demo/test inspection)
-        self._face_cancel = threading.Event()
-        self.audit = AuditLog(Path(core.cfg.var_dir) / "audit.jsonl", core.cfg.kiosk.id)
+        # ending platform-side holder sessions: network work, never on the caller's thread
+        # (the UI's, for "Leave"), on a worker of its own so citizen work never queues
+        # behind a platform that does not answer; drained on stop within end_drain_s
+        self._ending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journey-end")
+        self._ends: set[Future[None]] = set()
+        self._ends_lock = threading.Lock()
+        self.end_drain_s = END_DRAIN_S
+        self.audit = AuditLog.open(Path(core.cfg.var_dir) / "audit.jsonl", core.cfg.kiosk.id)
         core.on_device_event(self._on_device_event)
         self.machine.subscribe(self._on_transition)
         self.machine.on_wipe(self._on_wipe)
@@ -114,18 +125,37 @@ class Journey:
         backend = self.core.backend
         if backend is None:
             return
+        from kiosk.backend.outbox import Outbox, OutboxKeyError
+
         try:
-            from kiosk.backend.outbox import Outbox
-        except ModuleNotFoundError:
-            log.warning("no outbox: submissions go straight to the backend")
+            self.outbox = Outbox(self.core.cfg.outbox, backend)
+        except OutboxKeyError as exc:
+            # never promise "stored safely" without a key that can open what is stored:
+            # submissions go straight to the platform until a technician restores the key
+            log.critical("outbox stopped: %s", exc)
+            self.outbox_error = exc.code
             return
-        self.outbox = Outbox(self.core.cfg.outbox, backend)
         self.outbox.start()
 
     def stop(self) -> None:
+        """Stop; a citizen still here has their session ended like any other (wiped, their
+        face step cancelled, the platform told), and every ended session is told to the
+        platform within ``end_drain_s``."""
+        if self.machine.state is not State.ATTRACT:
+            self._dispatch(Event.TIMEOUT)
         if self.outbox is not None:
             self.outbox.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._drain_ends()
+
+    def _drain_ends(self) -> None:
+        with self._ends_lock:
+            pending = set(self._ends)
+        _, not_done = wait(pending, timeout=self.end_drain_s)
+        self._ending.shutdown(wait=False, cancel_futures=True)
+        if not_done:
+            log.warning("%d platform session(s) not ended by shutdown; the platform "
+                        "expires them", len(not_done))
 
     # -- notices --------------------------------------------------------------------------
     def subscribe(self, listener: NoticeListener) -> None:
@@ -146,11 +176,11 @@ class Journey:
 
     def _dispatch(self, event: Event, session_no: int | None = None, **payload: Any) -> bool:
         """Dispatch unless the session changed meanwhile or the event no longer applies."""
-        if session_no is not None and session_no != self.machine.session_no:
+        try:  # the session is checked under the machine's lock, with the transition
+            self.machine.dispatch(event, in_session=session_no, **payload)
+        except StaleSession:
             log.info("dropping %s for an ended session", event)
             return False
-        try:
-            self.machine.dispatch(event, **payload)
         except InvalidTransition as exc:
             log.info("ignored: %s", exc)
             return False
@@ -247,14 +277,15 @@ class Journey:
         return self._dispatch(Event.FACE_DECLINED)
 
     def give_consent(self) -> Future[None]:
+        d = self.machine.data  # the session that asked: its holder, not the next one's
+        holder, matter = d.applicant, d.matter
+
         def work(session_no: int) -> None:
-            d = self.machine.data
             backend = self._need_backend()
-            holder = d.applicant
-            if d.matter is None or holder is None:
+            if matter is None or holder is None or d.ended.is_set():
                 return
             certificates = backend.list_certificates(holder.ref)
-            prepared = backend.prepare_application(d.matter.id, holder.ref)
+            prepared = backend.prepare_application(matter.id, holder.ref)
             self._dispatch(Event.CONSENT_GIVEN, session_no, certificates=certificates,
                            prepared=prepared)
 
@@ -296,6 +327,7 @@ class Journey:
         materials = d.prepared.materials if d.prepared else []
         attachments = [m.certificate_identifier for m in materials if m.certificate_identifier]
         delivery = self._submit_delivery(matter)
+        self.machine.update(d, declared_delivery=delivery)
         request = ApplicationRequest(
             idempotency_key=key, matter_id=matter.id, holder_ref=holder.ref,
             kiosk_id=self.core.cfg.kiosk.id, form=dict(d.form), attachments=attachments,
@@ -329,22 +361,37 @@ class Journey:
         return self._dispatch(Event.CHOOSE_DELIVERY)
 
     def deliver(self, method: Delivery, mail_address: str | None = None) -> Future[None] | None:
+        """Deliver the result as the citizen chose: the choice is recorded on the platform
+        (through the outbox, so it is kept and sent later when the line is down) before the
+        citizen is told "it will be mailed"; printing prints here. Everything is bound to
+        the session that asked (``d``), never to whichever session is live when it runs."""
+        d = self.machine.data
         if method is not Delivery.PRINT:
-            if method is Delivery.MAIL and not (mail_address or "").strip():
+            address = (mail_address or "").strip() or None
+            if method is Delivery.MAIL and address is None:
                 self.notify("error", "mail_address_required")
                 return None
-            self._dispatch(Event.DELIVERED, delivery=method, mail_address=mail_address)
-            return None
+
+            def record(session_no: int) -> str | None:
+                self._record_delivery(d, method, address)
+                self._dispatch(Event.DELIVERED, session_no, delivery=method,
+                               mail_address=address)
+                return None
+
+            return self._work("recording_delivery", record)
 
         def work(session_no: int) -> str | None:
-            receipt = self.machine.data.receipt
-            if receipt is None:
+            receipt = d.receipt
+            if receipt is None or d.ended.is_set():
                 return None
-            pdf = self._document_for(receipt)
+            self._record_delivery(d, Delivery.PRINT, None)
+            pdf = self._document_for(d, receipt)
             printer = self.core.device("printer")
             if printer is None or not printer.status.usable:
                 self.notify("error", "printer_down")
                 return "printer_down"
+            if d.ended.is_set():
+                return None  # the citizen left while the document was fetched: print nothing
             outcome = printer.print_document(  # type: ignore[attr-defined]
                 f"{receipt.application_no}:result", pdf, f"{receipt.application_no}")
             self.last_document = pdf
@@ -356,23 +403,44 @@ class Journey:
 
         return self._work("printing", work)
 
-    def _document_for(self, receipt: ApplicationReceipt) -> bytes:
+    def _record_delivery(self, d: SessionData, method: Delivery,
+                         mail_address: str | None) -> None:
+        """Tell the platform how the result of session ``d`` is delivered, unless that is
+        what it already has. Raises the platform's refusal (the citizen sees it and may
+        choose another way); a platform that cannot be reached now gets it later from the
+        outbox."""
+        receipt, holder, key = d.receipt, d.applicant, d.idempotency_key
+        if receipt is None or holder is None or d.ended.is_set():
+            return
+        if d.declared_delivery is method and mail_address is None:
+            return
+        if self.outbox is not None and key is not None:
+            self.outbox.set_delivery(key, holder.ref, method, mail_address)
+        else:
+            self._need_backend().set_delivery(receipt.application_no, holder.ref, method,
+                                              mail_address)
+        self.machine.update(d, declared_delivery=method)
+
+    def _document_for(self, d: SessionData, receipt: ApplicationReceipt) -> bytes:
         backend = self._need_backend()
-        if receipt.result_available:
-            return backend.result_document(receipt.application_no)
+        holder = d.applicant  # the session that submitted it
+        if receipt.result_available and holder is not None:
+            return backend.result_document(receipt.application_no, holder.ref)
         from kiosk.documents import receipt_pdf
 
-        matter = self.machine.data.matter
-        return receipt_pdf(receipt, matter, self.core.cfg)
+        return receipt_pdf(receipt, d.matter, self.core.cfg)
 
     def rate(self, score: str, reasons: list[str] | None = None) -> Future[None]:
+        d = self.machine.data
+        receipt, holder = d.receipt, d.applicant
+
         def work(session_no: int) -> None:
-            receipt = self.machine.data.receipt
-            if receipt is not None and not receipt.application_no.startswith("P-"):
+            if (receipt is not None and holder is not None
+                    and not receipt.application_no.startswith("P-")):
                 try:
                     self._need_backend().rate(Rating(application_no=receipt.application_no,
                                                      score=score,  # type: ignore[arg-type]
-                                                     reasons=reasons or []))
+                                                     reasons=reasons or []), holder.ref)
                 except BackendError as exc:  # a lost rating must not hold the citizen up
                     log.warning("rating not recorded: %s", exc.code)
             self._dispatch(Event.RATED, session_no, score=score)
@@ -415,17 +483,16 @@ class Journey:
         unified social credit code. Sets ``data.enterprise`` and notifies
         ``info/enterprise_identified`` (IDENTIFIED does not apply once the person has moved
         on to consent, so the enterprise is stored beside the person, under the lock)."""
-        holder = self.machine.data.holder
-        if holder is None or not self.machine.data.identified:
+        d = self.machine.data
+        holder = d.holder
+        if holder is None or not d.identified:
             return None
         code = uscc.strip().upper()
 
         def work(session_no: int) -> None:
             enterprise = self._need_backend().check_enterprise(code, holder.ref)
-            with self.machine._lock:  # noqa: SLF001 - a data update, not a transition
-                if session_no != self.machine.session_no:
-                    return
-                self.machine.data.enterprise = enterprise
+            if not self.machine.update(d, enterprise=enterprise):
+                return  # that session ended meanwhile: the result belongs to nobody now
             self.notify("info", "enterprise_identified")
 
         return self._work("checking_enterprise", work)
@@ -472,26 +539,36 @@ class Journey:
 
         return self._work("checking_code", work)
 
-    def _start_face(self) -> None:
+    def _start_face(self, transition: Transition) -> None:
+        """Verify the face for the session ``transition`` happened in: the worker reads and
+        stores only that session's data, and that session's end (``data.ended``, set by its
+        wipe) cancels the camera wait at once."""
+        d, bound = transition.data, transition.session_no
+        if d is None or d.ended.is_set():
+            return
+
         def work(session_no: int) -> str | None:
-            d = self.machine.data
-            if d.holder is None:
-                return None
+            holder = d.holder
+            if session_no != bound or holder is None or d.ended.is_set():
+                return "canceled"
             camera = self.core.device("camera")
             if camera is None:
-                self._dispatch(Event.FACE_FAILED, session_no, error="face_unavailable")
+                self._dispatch(Event.FACE_FAILED, bound, error="face_unavailable")
                 return "face_unavailable"
-            reference = self._need_backend().reference_photo(d.holder.ref)
+            reference = self._need_backend().reference_photo(holder.ref)
             if reference is None:
-                self._dispatch(Event.FACE_FAILED, session_no, error="no_reference_photo")
+                self._dispatch(Event.FACE_FAILED, bound, error="no_reference_photo")
                 return "no_reference_photo"
-            d.reference_photo = bytearray(reference)
+            photo = bytearray(reference)
+            del reference
+            if not self.machine.update(d, reference_photo=photo):
+                photo[:] = bytes(len(photo))  # the citizen has gone: keep nothing of theirs
+                return "canceled"
             from hardware.camera.liveness import LivenessChecker
             from hardware.camera.verify import FaceVerifier
 
             cfg = self.core.cfg.face
-            self._face_cancel = threading.Event()  # set by the wipe: stop looking at once
-            deadline = Deadline(cfg.deadline_s, self._face_cancel)
+            deadline = Deadline(cfg.deadline_s, d.ended)
             frames = camera.frames()  # type: ignore[attr-defined]
             verifier = FaceVerifier(cfg)
             if cfg.liveness:
@@ -502,16 +579,16 @@ class Journey:
 
                 live = LivenessChecker(cfg, verifier).run(frames, deadline, on_challenge)
                 if not live.passed:
-                    self._dispatch(Event.FACE_FAILED, session_no, error="liveness_failed")
+                    self._dispatch(Event.FACE_FAILED, bound, error="liveness_failed")
                     return "liveness_failed"
             result = verifier.verify(
-                frames, d.reference_photo, deadline,
+                frames, photo, deadline,
                 lambda step: self.notify("progress", f"face_{step}"))
             if result.match:
-                self._dispatch(Event.FACE_VERIFIED, session_no)
+                self._dispatch(Event.FACE_VERIFIED, bound)
                 return None
             error = f"face_{result.reason or 'mismatch'}"
-            self._dispatch(Event.FACE_FAILED, session_no, error=error)
+            self._dispatch(Event.FACE_FAILED, bound, error=error)
             return error
 
         self._work("verifying_face", work)
@@ -533,15 +610,38 @@ class Journey:
 
     def _on_transition(self, transition: Transition, machine: SessionMachine) -> None:
         if transition.target is State.FACE and transition.source is not State.FACE:
-            self._start_face()
+            self._start_face(transition)
 
     def _on_wipe(self, data: SessionData) -> None:
-        self._face_cancel.set()
-        backend = self.core.backend
-        for holder in (data.holder, data.enterprise):
-            if holder is not None and backend is not None:
-                try:
-                    backend.end_session(holder.ref)
-                except BackendError as exc:
-                    log.warning("end_session: %s", exc.code)
+        """A journey ended (its data is already unreachable and its ``ended`` set): have the
+        platform end its holder sessions, on the ending worker; the caller never waits."""
         self.last_document = None
+        backend = self.core.backend
+        if backend is None:
+            return
+        for holder in (data.holder, data.enterprise):
+            if holder is None:
+                continue
+            try:
+                future = self._ending.submit(_end_session, backend, holder.ref)
+            except RuntimeError:  # stopped: nothing may wait for the network any more
+                log.warning("end_session: not sent, the kiosk is stopping")
+                continue
+            with self._ends_lock:
+                self._ends.add(future)
+            future.add_done_callback(self._forget_end)
+
+    def _forget_end(self, future: Future[None]) -> None:
+        with self._ends_lock:
+            self._ends.discard(future)
+
+
+def _end_session(backend: BackendAdapter, holder_ref: str) -> None:
+    """Tell the platform a holder session is over (worker thread; failures only logged:
+    the platform expires what it is not told)."""
+    try:
+        backend.end_session(holder_ref)
+    except BackendError as exc:
+        log.warning("end_session: %s", exc.code)
+    except Exception:  # a broken adapter must not kill the ending worker
+        log.exception("end_session failed")

@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kiosk.session.data import SessionData
@@ -31,6 +31,15 @@ class InvalidTransition(Exception):
         super().__init__(f"event {event.value!r} does not apply in state {state.value!r}")
         self.event = event
         self.state = state
+
+
+class StaleSession(InvalidTransition):
+    """A result for a session that has ended: it never applies to the next citizen's."""
+
+    def __init__(self, event: Event, state: State, session_no: int) -> None:
+        super().__init__(event, state)
+        self.args = (f"event {event.value!r} belongs to ended session {session_no}",)
+        self.session_no = session_no
 
 
 @dataclass(frozen=True)
@@ -59,10 +68,15 @@ class TimeoutPolicy:
 
 @dataclass(frozen=True)
 class Transition:
+    """What happened. ``session_no`` and ``data`` name the session it happened in (the
+    fresh, empty one after a wipe), so work it starts stays bound to that session."""
+
     event: Event
     source: State
     target: State
     wiped: bool
+    session_no: int = 0
+    data: SessionData | None = field(default=None, compare=False, repr=False)
 
 
 Listener = Callable[[Transition, "SessionMachine"], None]
@@ -71,8 +85,17 @@ Listener = Callable[[Transition, "SessionMachine"], None]
 class SessionMachine:
     """The citizen journey. Thread-safe; listeners run after each transition.
 
-    Payloads carried by events are stored in :attr:`data`. ``tick()`` drives the inactivity
-    timer from an injected clock; ``touch()`` records citizen activity.
+    Payloads carried by events are stored in :attr:`data`, a fresh :class:`SessionData` for
+    every session: the end of a journey swaps it under the lock and sets the ended one's
+    ``ended`` event, so a worker still holding it can neither write into the next citizen's
+    session nor keep a camera running for nobody. ``tick()`` drives the inactivity timer
+    from an injected clock; ``touch()`` records citizen activity.
+
+    The lock guards state and data only. Side effects of a transition (wipe hooks, then the
+    zeroing of the ended data, then listeners) run after it is released, on the caller's
+    thread, so a slow side effect never stalls a touch on the UI thread. Listeners may
+    therefore see transitions of two threads interleaved: read ``transition``, not the
+    machine's current state, to know what happened.
     """
 
     def __init__(self, clock: Clock | None = None, policy: TimeoutPolicy | None = None) -> None:
@@ -93,7 +116,12 @@ class SessionMachine:
         self._listeners.append(listener)
 
     def on_wipe(self, hook: Callable[[SessionData], None]) -> None:
-        """Run ``hook(data)`` just before a wipe (to end server-side sessions, say)."""
+        """Run ``hook(ended)`` when a journey ends, with the ended session's data still
+        readable, just before it is zeroed (to end server-side sessions, say).
+
+        It runs after the lock is released, on the thread that ended the journey (the UI's,
+        for "Leave"): it must not block; hand network work to a worker.
+        """
         self._wipe_hooks.append(hook)
 
     # -- activity and time ----------------------------------------------------------------
@@ -118,15 +146,21 @@ class SessionMachine:
             left = self.seconds_left()
             if left is None:
                 return None
-            timeout = self.policy.timeout_for(self.state, self.data.elderly) or 0.0
-            if left <= 0:
-                if self.state is State.GOODBYE:
-                    return self.dispatch(Event.FINISH)
-                return self.dispatch(Event.TIMEOUT)
-            if not self.warning and left <= self.policy.warning_for(timeout, self.data.elderly):
+            if left > 0:
+                timeout = self.policy.timeout_for(self.state, self.data.elderly) or 0.0
+                if self.warning or left > self.policy.warning_for(timeout, self.data.elderly):
+                    return None
                 self.warning = True
-                self._notify(Transition(Event.TIMEOUT, self.state, self.state, False))
+                warning = Transition(Event.TIMEOUT, self.state, self.state, False,
+                                     self.session_no, self.data)
+            else:
+                event = Event.FINISH if self.state is State.GOODBYE else Event.TIMEOUT
+                transition, ended = self._apply(event, {}, None)
+        if left > 0:
+            self._notify(warning)
             return None
+        self._after(transition, ended)
+        return transition
 
     # -- preferences (not transitions) ----------------------------------------------------
     def set_language(self, language: str) -> None:
@@ -147,36 +181,72 @@ class SessionMachine:
             return False
         return True
 
-    def dispatch(self, event: Event, **payload: Any) -> Transition:
-        """Apply ``event``; raise :class:`InvalidTransition` when it does not apply."""
+    def dispatch(self, event: Event, /, *, in_session: int | None = None,
+                 **payload: Any) -> Transition:
+        """Apply ``event``; raise :class:`InvalidTransition` when it does not apply, and
+        :class:`StaleSession` when ``in_session`` names a session that is no longer the
+        current one (checked under the lock, with the transition)."""
         with self._lock:
-            source = self.state
-            target = self._target(event, payload)
-            self._store(event, payload)
-            wiped = False
-            if target is State.GOODBYE or target is State.ATTRACT and source is not State.ATTRACT:
-                # The journey is over: nothing personal survives past this point.
-                keep = target is State.GOODBYE
+            transition, ended = self._apply(event, payload, in_session)
+        self._after(transition, ended)
+        return transition
+
+    def update(self, data: SessionData, **values: Any) -> bool:
+        """Store a worker's result in ``data`` only while it is still the live session's
+        (under the lock); False, storing nothing, when that session has ended."""
+        with self._lock:
+            if data is not self.data or data.ended.is_set():
+                return False
+            for name, value in values.items():
+                setattr(data, name, value)
+            return True
+
+    def _apply(self, event: Event, payload: dict[str, Any],
+               in_session: int | None) -> tuple[Transition, SessionData | None]:
+        """The transition itself, under the lock: state, data, and the swap of the data
+        object when the journey ends. Returns the ended session's data (else None)."""
+        source = self.state
+        if in_session is not None and in_session != self.session_no:
+            raise StaleSession(event, source, in_session)
+        target = self._target(event, payload)
+        self._store(event, payload)
+        ended: SessionData | None = None
+        if target is State.GOODBYE or target is State.ATTRACT and source is not State.ATTRACT:
+            # The journey is over: nothing personal survives past this point. Preferences
+            # stay for the goodbye screen only.
+            ended = self.data
+            ended.ended.set()  # its workers stop now, and can store nothing more
+            self.data = SessionData()
+            if target is State.GOODBYE:
+                for name in SessionData.PREFERENCES:
+                    setattr(self.data, name, getattr(ended, name))
+        if target is State.ATTRACT and source is not State.ATTRACT:
+            self.history.clear()
+        elif target is not source:
+            self.history.append(source)
+        if source is State.ATTRACT and target is not State.ATTRACT:
+            self.session_no += 1
+        self.state = target
+        self._last_activity = self.clock.now()
+        self.warning = False
+        return Transition(event, source, target, ended is not None, self.session_no,
+                          self.data), ended
+
+    def _after(self, transition: Transition, ended: SessionData | None) -> None:
+        """Side effects of a transition, outside the lock: wipe hooks, the in-place zeroing
+        of the ended data (before this returns, whatever the hooks do), then listeners."""
+        log.info("session %d: %s --%s--> %s", transition.session_no, transition.source,
+                 transition.event, transition.target)
+        if ended is not None:
+            try:
                 for hook in list(self._wipe_hooks):
                     try:
-                        hook(self.data)
+                        hook(ended)
                     except Exception:  # the wipe itself must always happen
                         log.exception("wipe hook failed")
-                self.data.wipe(keep_preferences=keep)
-                wiped = True
-            if target is State.ATTRACT and source is not State.ATTRACT:
-                self.history.clear()
-            elif target is not source:
-                self.history.append(source)
-            if source is State.ATTRACT and target is not State.ATTRACT:
-                self.session_no += 1
-            self.state = target
-            self._last_activity = self.clock.now()
-            self.warning = False
-            transition = Transition(event, source, target, wiped)
-        log.info("session %d: %s --%s--> %s", self.session_no, source, event, target)
+            finally:
+                ended.wipe()
         self._notify(transition)
-        return transition
 
     def _notify(self, transition: Transition) -> None:
         for listener in list(self._listeners):

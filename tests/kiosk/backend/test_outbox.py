@@ -29,6 +29,9 @@ from tests.kiosk.backend.helpers import PEOPLE, card, request
 class Down:
     """A platform that cannot be reached (what HttpBackend raises when the link is down)."""
 
+    def health(self) -> dict[str, object]:
+        raise Unavailable("link down")
+
     def submit_application(self, request: ApplicationRequest) -> ApplicationReceipt:
         raise Unavailable("link down")
 
@@ -40,6 +43,9 @@ class Watched:
         self.inner = inner
         self.delivered = threading.Event()
         self.calls = 0
+
+    def health(self) -> dict[str, object]:
+        return self.inner.health()
 
     def submit_application(self, request: ApplicationRequest) -> ApplicationReceipt:
         self.calls += 1

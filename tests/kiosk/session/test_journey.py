@@ -5,11 +5,9 @@ through a private cupsd to the AppSocket emulator."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from kiosk.backend.contract import Delivery
 from kiosk.core import KioskCore
@@ -58,17 +56,6 @@ class Watcher:
     def notice(self, key: str, timeout: float = DEADLINE) -> Notice:
         self.until(lambda: any(n.key == key for n in self.notices), f"notice {key}", timeout)
         return next(n for n in self.notices if n.key == key)
-
-
-@pytest.fixture
-def core(make_config: Callable[..., Any]) -> Iterator[KioskCore]:
-    cfg = make_config(camera__source="sim://faces", face__deadline_s="40")
-    kiosk = KioskCore(cfg)
-    kiosk.start()
-    try:
-        yield kiosk
-    finally:
-        kiosk.stop()
 
 
 # Not the kiosk's own state: the embedded reference platform's database (the government's
