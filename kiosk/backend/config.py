@@ -32,3 +32,6 @@ class OutboxConfig(BaseModel):
     path: str = "outbox.sqlite"
     key_file: str = "secrets/outbox.key"
     retry_interval_s: float = Field(10.0, gt=0)
+    parked_retry_s: float = Field(
+        600.0, gt=0, description="parked rows (bad token, wrong URL...) are tried again this "
+        "often by themselves, so a fix reaches them even if nobody runs `kiosk outbox retry`")

@@ -391,8 +391,9 @@ class Outbox:
             with self._lock:
                 self._db.execute(
                     "UPDATE outbox SET followup_state=?, followup_error=?, followup=CASE "
-                    "WHEN ?='refused' AND followup_promised=0 THEN NULL ELSE followup END "
-                    "WHERE idempotency_key=?", (state, why, state, key))
+                    "WHEN ?='refused' AND followup_promised=0 THEN NULL ELSE followup END, "
+                    "last_attempt_at=? WHERE idempotency_key=?",
+                    (state, why, state, _now().isoformat(), key))
             if disposition is Disposition.PARK:
                 log.error("outbox: a delivery choice needs an operator (%s)", why)
             return exc
@@ -408,7 +409,14 @@ class Outbox:
         off and the round goes on; an unreachable platform ends the round. Returns how many
         applications the platform took."""
         now = _now().isoformat()
+        parked_before = (_now() - dt.timedelta(seconds=self.cfg.parked_retry_s)).isoformat()
         with self._lock:
+            # parked rows come back by themselves now and then: the fix (new credentials,
+            # the right URL) may have arrived without anyone running `kiosk outbox retry`
+            self._db.execute("UPDATE outbox SET state='pending' WHERE state='parked' AND "
+                             "last_attempt_at<=?", (parked_before,))
+            self._db.execute("UPDATE outbox SET followup_state='pending' WHERE "
+                             "followup_state='parked' AND last_attempt_at<=?", (parked_before,))
             rows = self._db.execute(
                 "SELECT idempotency_key, matter_id, kiosk_id, delivery, payload FROM outbox "
                 "WHERE state='pending' AND (next_attempt_at IS NULL OR next_attempt_at<=?) "

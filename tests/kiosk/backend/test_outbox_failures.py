@@ -189,6 +189,21 @@ def test_first_answer_needing_an_operator_still_promises(cfg: KioskConfig) -> No
     outbox.close()
 
 
+def test_parked_rows_come_back_by_themselves_after_a_while(cfg: KioskConfig) -> None:
+    platform = EmbeddedBackend(cfg)
+    [(key, pending_no)] = _stored(Outbox(cfg.outbox, platform), platform, 1)
+    outbox = Outbox(cfg.outbox, FailsFor(platform, {key},  # type: ignore[arg-type]
+                                         Unauthorized("not yet")))
+    assert outbox.deliver_pending() == 0 and _row(cfg, pending_no)[0] == "parked"
+    outbox.backend = platform  # new credentials arrived; nobody ran `kiosk outbox retry`
+    assert outbox.deliver_pending() == 0  # parked rows are not tried every round...
+    with sqlite3.connect(cfg.outbox.path) as db:  # ...but once parked_retry_s has passed
+        db.execute("UPDATE outbox SET last_attempt_at='2000-01-01T00:00:00+00:00'")
+    assert outbox.deliver_pending() == 1
+    assert platform.service.application_count(key) == 1
+    outbox.close()
+
+
 def test_refusal_after_the_promise_is_kept_for_an_operator(cfg: KioskConfig) -> None:
     platform = EmbeddedBackend(cfg)
     [(key, pending_no)] = _stored(Outbox(cfg.outbox, platform), platform, 1)
