@@ -17,6 +17,7 @@ from kiosk.backend.platform.db import database_url, make_engine
 from kiosk.backend.platform.seed import seed_demo
 from kiosk.backend.platform.service import PlatformService
 from kiosk.backend.platform.serving import serve_in_thread
+from kiosk.config.schema import KioskConfig
 from tests.kiosk.backend.pg import PgCluster, start_postgres
 
 NOW = dt.datetime(2026, 6, 1, 2, 0, tzinfo=dt.UTC)  # 10:00 in Guangdong
@@ -91,6 +92,18 @@ def fresh_platform(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 live_server = serve_in_thread
+
+
+@pytest.fixture()
+def cfg(tmp_path: Path) -> KioskConfig:
+    """A kiosk ``kiosk-test`` with its embedded platform and its outbox under ``tmp_path``."""
+    return KioskConfig.model_validate({
+        "kiosk": {"id": "kiosk-test"},
+        "backend": {"db": str(tmp_path / "platform.sqlite"),
+                    "identity_key_file": str(tmp_path / "secrets" / "platform.key")},
+        "outbox": {"path": str(tmp_path / "outbox.sqlite"),
+                   "key_file": str(tmp_path / "secrets" / "outbox.key"),
+                   "retry_interval_s": 0.05}})
 
 
 @pytest.fixture(scope="module")

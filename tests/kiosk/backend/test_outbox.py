@@ -54,17 +54,6 @@ class Watched:
         return receipt
 
 
-@pytest.fixture()
-def cfg(tmp_path: Path) -> KioskConfig:
-    return KioskConfig.model_validate({
-        "kiosk": {"id": "kiosk-test"},
-        "backend": {"db": str(tmp_path / "platform.sqlite"),
-                    "identity_key_file": str(tmp_path / "secrets" / "platform.key")},
-        "outbox": {"path": str(tmp_path / "outbox.sqlite"),
-                   "key_file": str(tmp_path / "secrets" / "outbox.key"),
-                   "retry_interval_s": 0.05}})
-
-
 def test_pending_then_delivered_once(cfg: KioskConfig) -> None:
     platform = EmbeddedBackend(cfg)
     ref = platform.check_identity(card("chen")).ref

@@ -72,17 +72,6 @@ class FailsFor:
         return self.inner.submit_application(request)
 
 
-@pytest.fixture()
-def cfg(tmp_path: Path) -> KioskConfig:
-    return KioskConfig.model_validate({
-        "kiosk": {"id": "kiosk-test"},
-        "backend": {"db": str(tmp_path / "platform.sqlite"),
-                    "identity_key_file": str(tmp_path / "secrets" / "platform.key")},
-        "outbox": {"path": str(tmp_path / "outbox.sqlite"),
-                   "key_file": str(tmp_path / "secrets" / "outbox.key"),
-                   "retry_interval_s": 0.05}})
-
-
 def _row(cfg: KioskConfig, pending_no: str) -> tuple[str, bytes | None, str | None]:
     with sqlite3.connect(cfg.outbox.path) as db:
         state, payload, error = db.execute(
