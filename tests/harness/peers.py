@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import socket
 import subprocess
 import time
@@ -35,18 +37,38 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 class Mosquitto:
-    """A private mosquitto broker on a free loopback port."""
+    """A private mosquitto broker on a free loopback port.
 
-    def __init__(self, workdir: Path) -> None:
+    ``config`` adds lines to the generated configuration (an ACL, a password file, a TLS
+    listener's options); ``anonymous=False`` requires an account; ``persistent=True`` keeps
+    retained messages across :meth:`restart` (on the same port).
+    """
+
+    def __init__(self, workdir: Path, *, config: str = "", anonymous: bool = True,
+                 persistent: bool = False) -> None:
         self.workdir = workdir
         self.port = free_port()
+        self.config = config
+        self.anonymous = anonymous
+        self.persistent = persistent
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10.0) -> Mosquitto:
         conf = self.workdir / "mosquitto.conf"
+        store = f"persistence true\npersistence_location {self.workdir}/\n" \
+            if self.persistent else "persistence false\n"
+        # started as root, mosquitto would switch to the "mosquitto" user and lose access to
+        # the test's private folder (log, persistence, password and ACL files)
+        user = pwd.getpwuid(os.geteuid()).pw_name
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-            f"log_dest file {self.workdir / 'mosquitto.log'}\n", encoding="utf-8")
+            f"user {user}\nlistener {self.port} 127.0.0.1\n"
+            f"allow_anonymous {'true' if self.anonymous else 'false'}\n{store}"
+            f"log_dest file {self.workdir / 'mosquitto.log'}\n{self.config}\n",
+            encoding="utf-8")
         self.proc = subprocess.Popen(["mosquitto", "-c", str(conf)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -63,3 +85,10 @@ class Mosquitto:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def restart(self, timeout: float = 10.0) -> Mosquitto:
+        """Stop and start again on the same port (retained messages kept if persistent)."""
+        self.stop()
+        return self.start(timeout)
