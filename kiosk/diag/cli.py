@@ -1,0 +1,235 @@
+"""``kiosk diag report``, ``kiosk diag issue-technician-token``, ``kiosk diag technician-pin``.
+
+Exit codes: ``report`` 0 when the kiosk is ready, 1 when degraded or out of service, 2 for a
+configuration or usage error (the key path is named); the token and PIN commands 0, or 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, cast
+
+import click
+import nacl.signing
+
+from hardware.base import HealthLevel
+from hardware.diag_output import printable, to_json
+from kiosk.backend.outbox.queue import OutboxStats
+from kiosk.config.schema import KioskConfig
+from kiosk.diag.access import (
+    DEFAULT_ISSUER,
+    MAX_ISSUE_TTL_S,
+    hash_pin,
+    issue_token,
+    parse_ttl,
+    token_id,
+)
+from kiosk.diag.counters import CounterStore
+from kiosk.diag.fixes import Lang
+from kiosk.diag.host import collect_host
+from kiosk.diag.model import BackendReport, ReadinessReport
+from kiosk.diag.protocol import Diagnosable
+from kiosk.diag.redact import redact_text
+from kiosk.diag.report import build_report, probe_backend
+from kiosk.identity.codes import b64d, b64e, verify_key_to_text
+
+
+@dataclass
+class DeviceSet:
+    """The devices a report checks, and why configured ones are missing (name -> reason)."""
+
+    devices: Sequence[Diagnosable] = ()
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+
+
+DeviceProvider = Callable[[KioskConfig], contextlib.AbstractContextManager[DeviceSet]]
+
+
+@contextlib.contextmanager
+def _devices_not_wired(cfg: KioskConfig) -> Iterator[DeviceSet]:
+    """Until the device container (issue 12) is wired here, no device is opened."""
+    yield DeviceSet((), {n: "device not opened by diagnostics yet (device container not "
+                        "wired)" for n in ("idcard", "qr", "camera", "printer")})
+
+
+# the lead sets this to open the kiosk's devices through the one composition root
+device_provider: DeviceProvider = _devices_not_wired
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {printable(message)}", err=True)
+    sys.exit(2)
+
+
+def _load(config_path: str | None, profile: str | None) -> KioskConfig:
+    from kiosk.config.loader import ConfigError, load_config
+
+    try:
+        return load_config(config_path, profile=profile)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def _backend_probe(cfg: KioskConfig) -> Callable[[], BackendReport]:
+    def probe() -> BackendReport:
+        from kiosk.backend.factory import create_backend
+
+        try:
+            backend = create_backend(cfg)
+        except Exception as exc:  # an adapter that cannot be built: the backend is unusable
+            code = getattr(exc, "code", None) or type(exc).__name__
+            return BackendReport(reachable=False, detail=redact_text(f"not built: {code}"))
+        try:
+            return probe_backend(backend)
+        finally:
+            closer = getattr(backend, "close", None)
+            if callable(closer):
+                closer()
+
+    return probe
+
+
+def _outbox_stats(cfg: KioskConfig) -> Callable[[], OutboxStats | None]:
+    def stats() -> OutboxStats | None:
+        from kiosk.backend.outbox.queue import Outbox
+
+        outbox = Outbox(cfg.outbox, None, inspect=True)
+        try:
+            return outbox.stats()
+        finally:
+            outbox.close()
+
+    return stats
+
+
+def _text(report: ReadinessReport) -> list[str]:
+    lines = [f"kiosk: {report.kiosk_id} ({report.group}, {report.location})",
+             f"verdict: {report.verdict.value}"]
+    lines += [f"reason: {r}" for r in report.reasons]
+    for d in report.devices:
+        checks = ", ".join(f"{c.level} {'ok' if c.ok else 'FAIL'}: {c.detail}" for c in d.checks)
+        lines.append(f"device {d.name}: {d.status}; {checks}")
+        lines += [f"  fix: {f}" for f in d.fixes]
+    b, o, h = report.backend, report.outbox, report.host
+    lines.append(f"backend: {'reachable' if b.reachable else 'unreachable'}"
+                 + (f" {b.latency_ms:.0f} ms" if b.latency_ms is not None else "")
+                 + (f" ({b.detail})" if b.detail else ""))
+    lines.append(f"outbox: {o.pending} pending, {o.needs_operator} need an operator, oldest "
+                 f"pending {o.oldest_pending_age_s if o.oldest_pending_age_s is not None else '-'}"
+                 " s")
+    lines.append(f"host: disk {h.disk.free_percent}% free, clock {h.clock.source} "
+                 f"(synchronized: {h.clock.synchronized}), uptime {h.uptime_s} s")
+    lines.append(f"generated: {report.generated_at} {report.timezone} in "
+                 f"{report.duration_ms:.0f} ms")
+    return [printable(line) for line in lines]
+
+
+@click.command("report")
+@click.option("--level", type=click.Choice([lv.value for lv in HealthLevel]),
+              default="internal", show_default=True, help="checks up to this level")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@click.option("--pdf", "pdf_target", type=click.Path(), default=None,
+              help="write the PDF here (a folder: readiness-report__<kiosk>__<time>.pdf)")
+@click.option("--lang", type=click.Choice(["en", "zh_CN", "zh_HK"]), default="en",
+              show_default=True, help="language of the reasons and fixes")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--profile", type=click.Choice(["simulation", "production"]), default=None)
+def report(level: str, as_json: bool, pdf_target: str | None, lang: str,
+           config_path: str | None, profile: str | None) -> None:
+    """The whole kiosk's readiness: devices, backend, outbox, host, and a verdict."""
+    cfg = _load(config_path, profile)
+    Path(cfg.var_dir).mkdir(parents=True, exist_ok=True)
+    with CounterStore.in_var_dir(cfg.var_dir) as counters, device_provider(cfg) as found:
+        result = build_report(
+            found.devices, level=level, backend_probe=_backend_probe(cfg),
+            outbox_stats=_outbox_stats(cfg), host=lambda: collect_host(cfg.var_dir),
+            counters=counters, cfg=cfg, lang=cast(Lang, lang),
+            unavailable=found.unavailable)
+    if pdf_target is not None:
+        from kiosk.diag.pdf import write_pdf
+
+        try:
+            written = write_pdf(result, pdf_target)
+        except OSError as exc:
+            _fail(f"--pdf {pdf_target}: {exc.strerror}")
+        click.echo(f"pdf: {printable(str(written))}", err=as_json)
+    if as_json:
+        click.echo(to_json(result.as_json()))
+    else:
+        for line in _text(result):
+            click.echo(line)
+    sys.exit(0 if result.verdict == "ready" else 1)
+
+
+def _signing_key(path: Path, create: bool) -> nacl.signing.SigningKey:
+    from kiosk.files import write_private
+
+    if create:
+        if path.exists():
+            _fail(f"--key {path}: exists; leave out --new-key to use it")
+        seed = nacl.signing.SigningKey.generate()
+        write_private(path, (b64e(bytes(seed)) + "\n").encode("ascii"))
+        return seed
+    try:
+        raw = b64d(path.read_text(encoding="ascii").strip())
+    except OSError as exc:
+        _fail(f"--key {path}: {exc.strerror} (give --new-key to create one)")
+    except (ValueError, UnicodeDecodeError):
+        _fail(f"--key {path}: not an Ed25519 seed (base64url, one line)")
+    if len(raw) != 32:
+        _fail(f"--key {path}: not an Ed25519 seed (32 bytes)")
+    return nacl.signing.SigningKey(raw)
+
+
+@click.command("issue-technician-token")
+@click.option("--kiosk", "kiosk_id", required=True, help="the one kiosk the token opens")
+@click.option("--ttl", default="8h", show_default=True, help="lifetime: 8h, 30m, 3600s, 1d")
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
+              help="the issuer's Ed25519 seed file (base64url)")
+@click.option("--new-key", is_flag=True, help="create the key file (0600) first")
+@click.option("--issuer", default=DEFAULT_ISSUER, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def issue_technician_token(kiosk_id: str, ttl: str, key_path: str, new_key: bool, issuer: str,
+                           as_json: bool) -> None:
+    """A maintenance token for one kiosk, to show to its scanner or camera (with the PIN).
+    Prints the token, its id (what the audit log records), expiry and the public key line
+    for the kiosk's service.technician.trust_key_file."""
+    try:
+        seconds = parse_ttl(ttl)
+    except ValueError as exc:
+        _fail(f"--ttl: {exc}")
+    key = _signing_key(Path(key_path), new_key)
+    now = time.time()
+    try:
+        token = issue_token(key, kiosk_id, seconds, now, issuer=issuer)
+    except ValueError as exc:
+        _fail(str(exc))
+    from kiosk.diag.access import verify_token
+
+    claim = verify_token(token, key.verify_key, kiosk_id, now, max_ttl_s=MAX_ISSUE_TTL_S)
+    out: dict[str, Any] = {
+        "token": token, "token_id": token_id(claim.nonce), "kiosk": kiosk_id,
+        "expires_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(claim.expires_at)),
+        "public_key": verify_key_to_text(key.verify_key)}
+    if as_json:
+        click.echo(to_json(out))
+    else:
+        for k, v in out.items():
+            click.echo(f"{k}: {printable(str(v))}")
+
+
+@click.command("technician-pin")
+@click.option("--pin", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="6 to 16 digits (prompted, not echoed)")
+def technician_pin(pin: str) -> None:
+    """The scrypt hash of a technician PIN, for service.technician.pin_hash."""
+    try:
+        click.echo(hash_pin(pin))
+    except ValueError as exc:
+        _fail(f"--pin: {exc}")
