@@ -22,6 +22,9 @@ APT_PACKAGES=(
   postgresql
   # turning printed PDFs into PNGs for the demo output and for people to look at
   poppler-utils
+  # the appliance: systemd-analyze verifies the units in the tests; cage and useradd's kin
+  # are on the target only (scripts/install-appliance)
+  systemd
   # build tools for packages that compile (pycups)
   build-essential pkg-config
 )
