@@ -12,6 +12,8 @@ APT_PACKAGES=(
   cups cups-client cups-bsd libcups2-dev
   # fleet broker
   mosquitto mosquitto-clients
+  # the operator dashboard's tests: a real headless browser and its WebDriver
+  chromium chromium-driver
   # screens: virtual display, Mesa GL for Kivy's SDL2 window, touch input lib, xdotool for tests
   xvfb x11-utils libgl1 libgl1-mesa-dri libegl1 libgles2 libmtdev1 xdotool
   # Chinese text on screen and in printed PDFs

@@ -300,3 +300,9 @@ def acl(kiosks: tuple[str, ...], groups: tuple[str, ...], operators: tuple[str, 
         written = acl_mod.write_accounts([*ops_accounts, *view_accounts, *members],
                                          Path(password_file), folder)
         click.echo(f"{password_file}: {len(written)} accounts; credentials in {folder}")
+
+
+# the operator dashboard and its accounts (kiosk/fleet/dashboard/)
+from kiosk.fleet.dashboard.cli import register as _register_dashboard  # noqa: E402
+
+_register_dashboard(ops, _broker_options, _operator_errors)
