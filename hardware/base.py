@@ -3,16 +3,26 @@
 Each adapter exposes a status with class details, capabilities and inventory, a health check
 at three levels, status-change events carrying only what changed, counters, and one typed
 error set. Long waits take a deadline and a cancel event.
+
+One lifecycle for every device: ``start(sink)`` begins background work and delivers every
+event (typed :class:`DeviceEvent` subclasses, :mod:`hardware.events`) to the one ``sink``;
+``close()`` ends it and releases the transport (and the simulator a ``sim://`` URL started).
+``status``, ``details``, ``counters``, ``capabilities()`` and ``inventory()`` never do I/O
+(any thread may read them: diagnostics, fleet telemetry); ``check_health(EXTERNAL)`` and
+``check_health(INTERACTIVE)`` talk to the device.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
+
+log = logging.getLogger("hardware")
 
 
 class DeviceStatus(enum.StrEnum):
@@ -111,9 +121,20 @@ class HealthResult:
 
 
 @dataclass(frozen=True)
-class StatusChange:
+class DeviceEvent:
+    """Base of every event a device delivers to its sink (see :mod:`hardware.events`).
+
+    ``kind`` names the event in JSON output (diag commands); code matches events by type.
+    """
+
+    kind: ClassVar[str] = "device_event"
+
+
+@dataclass(frozen=True)
+class StatusChange(DeviceEvent):
     """A status-change event: only the keys that changed, with their new values."""
 
+    kind: ClassVar[str] = "status_changed"
     device: str
     changed: Mapping[str, Any]
     status: DeviceStatus
@@ -121,6 +142,7 @@ class StatusChange:
 
 
 StatusListener = Callable[[StatusChange], None]
+EventSink = Callable[[DeviceEvent], None]
 
 
 class Deadline:
@@ -148,8 +170,10 @@ class Deadline:
 class Device:
     """Base class of a device adapter: status, details, events, counters, health.
 
-    Subclasses call :meth:`_update` whenever something changes; listeners get one
-    :class:`StatusChange` holding only the keys that changed.
+    Subclasses call :meth:`_update` whenever something changes: the sink given to
+    :meth:`start` (and any :meth:`subscribe` listener) gets one :class:`StatusChange` holding
+    only the keys that changed. Device-specific events go out with :meth:`emit`. Subclasses
+    start their background work in :meth:`_start` and call ``super().close()`` last.
     """
 
     name: str = "device"
@@ -159,7 +183,30 @@ class Device:
         self._status = DeviceStatus.OFFLINE
         self._details: dict[str, Any] = {}
         self._listeners: list[StatusListener] = []
+        self._sink: EventSink | None = None
         self.counters: dict[str, int] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self, sink: EventSink) -> None:
+        """Start background work; every event from now on goes to ``sink`` (called on the
+        device's own threads: it must not block)."""
+        with self._lock:
+            self._sink = sink
+        self._start()
+
+    def _start(self) -> None:
+        """Subclass hook: start polling or grabbing (default: nothing to start)."""
+
+    def emit(self, event: DeviceEvent) -> None:
+        """Deliver ``event`` to the sink; a failing sink is logged, never raised here."""
+        with self._lock:
+            sink = self._sink
+        if sink is None:
+            return
+        try:
+            sink(event)
+        except Exception:  # the device's thread must survive its listener's bugs
+            log.exception("%s: event sink failed on %s", self.name, type(event).__name__)
 
     # -- status ---------------------------------------------------------------------------
     @property
@@ -198,6 +245,7 @@ class Device:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(event)
+        self.emit(event)
 
     def count(self, counter: str, n: int = 1) -> None:
         with self._lock:
@@ -214,5 +262,8 @@ class Device:
         ok = self._status.usable
         return HealthResult(self.name, level, ok, self._status, f"{self.name}: {self._status}")
 
-    def close(self) -> None:  # pragma: no cover - trivial default
-        """Release the transport; safe to call twice."""
+    def close(self) -> None:
+        """Release the transport; safe to call twice. Subclasses call this last: no event
+        reaches the sink afterwards."""
+        with self._lock:
+            self._sink = None

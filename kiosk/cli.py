@@ -14,23 +14,29 @@ from typing import Any
 
 import click
 
+from hardware.cli_site import Site, SiteError, SiteSource
 from kiosk.config.cli import config_group
 from kiosk.run import run_command
 
-# name -> "module:attribute" of a click command; listed only when the module is present.
+# name -> "module:attribute" of a click command; listed only when the module is present
+# (``ops``, the fleet's, appears once kiosk.fleet exists).
 DIAG_COMMANDS: dict[str, str] = {
     "idcard": "hardware.idcard.cli:diag",
     "printer": "hardware.printer.cli:diag",
     "qr": "hardware.qr.cli:diag",
-    "camera": "hardware.camera.cli:diag_camera",
-    "face": "hardware.camera.cli:diag_face",
+    "camera": "kiosk.face.cli:diag_camera",
+    "face": "kiosk.face.cli:diag_face",
     "audit": "kiosk.audit.cli:diag",
+    "report": "kiosk.diag.cli:report",
+    "issue-technician-token": "kiosk.diag.cli:issue_technician_token",
+    "technician-pin": "kiosk.diag.cli:technician_pin",
 }
 SIM_COMMANDS: dict[str, str] = {
     "idcard": "hardware.idcard.cli:sim",
     "printer": "hardware.printer.cli:sim",
     "qr": "hardware.qr.cli:sim",
-    "identity-code": "hardware.qr.cli:sim_identity_code",
+    "ctl": "hardware.sim.cli:ctl",
+    "identity-code": "kiosk.demo.cli:sim_identity_code",
 }
 TOP_COMMANDS: dict[str, str] = {
     "backend": "kiosk.backend.cli:backend",
@@ -64,7 +70,8 @@ class LazyGroup(click.Group):
         if target is not None and _module_present(target):
             module_name, attr = target.split(":", 1)
             command = getattr(importlib.import_module(module_name), attr)
-            assert isinstance(command, click.Command)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{target} is not a click command")
             return command
         return super().get_command(ctx, cmd_name)
 
@@ -75,14 +82,32 @@ def main() -> None:
     """Government self-service kiosk (政务服务自助终端)."""
 
 
+def load_site(path: str | None) -> Site:
+    """The device sections and device context of the site configuration, for the device
+    commands of ``hardware/`` (which import nothing of the kiosk)."""
+    from kiosk.compose import device_context, device_sections
+    from kiosk.config.loader import ConfigError, load_config
+
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        raise SiteError(str(exc)) from None
+    sections = {name: section for name, (_on, section) in device_sections(cfg).items()}
+    return Site(sections, device_context(cfg))
+
+
 @main.group(cls=LazyGroup, lazy=DIAG_COMMANDS)
-def diag() -> None:
+@click.pass_context
+def diag(ctx: click.Context) -> None:
     """Technician diagnostics for each device (JSON output with --json)."""
+    ctx.obj = SiteSource(load_site)
 
 
 @main.group(cls=LazyGroup, lazy=SIM_COMMANDS)
-def sim() -> None:
-    """Device simulators that speak the real wire protocols."""
+@click.pass_context
+def sim(ctx: click.Context) -> None:
+    """Device simulators that speak the real wire protocols (``ctl``: their control)."""
+    ctx.obj = SiteSource(load_site)
 
 
 main.add_command(run_command)

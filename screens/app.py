@@ -4,9 +4,11 @@ dock. ``run_app`` is what ``kiosk run`` calls."""
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +65,66 @@ def build_app(core: Any, fullscreen: bool | None = None) -> Any:
 
 
 def run_app(core: Any, ready_file: str | None = None, exit_when_ready: bool = False,
-            stop: threading.Event | None = None) -> None:
-    """Run the touchscreen until ``stop`` is set (or at once after ready, for benchmarks)."""
+            stop: threading.Event | None = None, on_ready: Callable[[], None] | None = None,
+            on_tick: Callable[[], None] | None = None, tick_s: float = 0.5) -> None:
+    """Run the touchscreen until ``stop`` is set (or at once after ready, for benchmarks).
+
+    ``on_ready`` is called on the first frame drawn after the core is ready (READY=1);
+    ``on_tick`` every ``tick_s`` from the Kivy clock, so a hung UI thread stops it (the
+    watchdog). The core gets a screenshot provider for the fleet's ``screenshot`` command."""
     app = build_app(core)
     app.ready_file = ready_file
     app.exit_when_ready = exit_when_ready
     app.stop_event = stop
+    _link_to_service(core, on_ready, on_tick, tick_s)
     try:
         app.run()
     finally:
+        core.screenshot_provider = None
         app.shutdown()
+
+
+def _link_to_service(core: Any, on_ready: Callable[[], None] | None,
+                     on_tick: Callable[[], None] | None, tick_s: float) -> None:
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    if on_ready is not None:
+        def first_frame(*_args: Any) -> None:
+            if core.wait_ready(0):
+                Window.unbind(on_flip=first_frame)
+                on_ready()
+
+        Window.bind(on_flip=first_frame)
+    if on_tick is not None:
+        Clock.schedule_interval(lambda _dt: on_tick(), tick_s)
+    core.screenshot_provider = _screenshot
+
+
+def _screenshot(timeout: float) -> bytes:
+    """A PNG of what the window shows, taken on the UI thread (called from another)."""
+    from kivy.clock import Clock
+
+    done = threading.Event()
+    out: list[bytes] = []
+
+    def grab(_dt: float) -> None:
+        try:
+            from kivy.core.window import Window
+            from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels
+            from PIL import Image
+
+            width, height = Window.size
+            data = glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE)
+            image = Image.frombytes("RGB", (width, height), data).transpose(
+                Image.Transpose.FLIP_TOP_BOTTOM)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG")
+            out.append(buffer.getvalue())
+        finally:
+            done.set()
+
+    Clock.schedule_once(grab, 0)
+    if not done.wait(timeout) or not out:
+        raise TimeoutError("no screenshot from the UI thread")
+    return out[0]

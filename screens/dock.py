@@ -1,101 +1,34 @@
 """The simulation dock: an overlay (F12 or the small SIM handle) to drive the simulators by
-hand the way a citizen and the world would. Only in the simulation profile."""
+hand the way a citizen and the world would. Only in the simulation profile.
+
+Everything goes through :class:`kiosk.simulation.SimulationControls` (the simulators' control
+sockets and the switchable backend): the dock holds no device and no simulator."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import yaml
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.scrollview import ScrollView
 
+from hardware.sim import people
+from kiosk.simulation import SimulationControls
 from screens.i18n import tr
 from screens.widgets import KButton, KLabel
 
 log = logging.getLogger("screens.dock")
 
-CITIZENS_FILE = Path(__file__).resolve().parents[1] / "config" / "demo" / "citizens.yaml"
-
 
 def demo_people() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Demo citizens and enterprises (keys and identifiers; the dock shows only keys)."""
     try:
-        data = yaml.safe_load(CITIZENS_FILE.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+        return people.citizens(), people.enterprises()
+    except (OSError, ValueError):
         return [], []
-    return list(data.get("citizens", [])), list(data.get("enterprises", []))
-
-
-class SimControls:
-    """What the dock can do, found with getattr: any part may be missing."""
-
-    def __init__(self, core: Any) -> None:
-        self.core = core
-
-    def _sim(self, device: str, attr: str = "simulator") -> Any:
-        dev = self.core.device(device)
-        return getattr(dev, attr, None) if dev is not None else None
-
-    @property
-    def idcard(self) -> Any:
-        return self._sim("idcard")
-
-    @property
-    def camera(self) -> Any:
-        return self._sim("camera")
-
-    @property
-    def qr(self) -> Any:
-        return self._sim("qr")
-
-    @property
-    def printer(self) -> Any:
-        return self._sim("printer", "emulator")
-
-    @property
-    def code_issuer(self) -> Callable[[str], str] | None:
-        backend = self.core.backend
-        inner = getattr(backend, "inner", backend)
-        service = getattr(inner, "service", None)
-        issuer = getattr(service, "issue_identity_code", None)
-        return issuer if callable(issuer) else None
-
-    @property
-    def switchable(self) -> bool:
-        return callable(getattr(self.core.backend, "cut", None))
-
-    # -- actions (worker threads) ----------------------------------------------------------
-    def insert_card(self, key: str) -> None:
-        self.idcard.insert(key)
-
-    def remove_card(self) -> None:
-        self.idcard.remove()
-
-    def show_code(self, id_number: str) -> bool:
-        issuer = self.code_issuer
-        if issuer is None or self.qr is None:
-            return False
-        if self.core.backend is not None and getattr(self.core.backend, "is_cut", False):
-            # the phone app cannot fetch a code either; show a stale, unverifiable one
-            return bool(self.qr.scan("GZID1.offline.offline"))
-        return bool(self.qr.scan(issuer(id_number)))
-
-    def present_face(self, who: str | None) -> None:
-        self.camera.present(who)
-
-    def paper(self, out: bool) -> None:
-        self.printer.set_fault("paper_out" if out else None)
-
-    def backend(self, cut: bool) -> None:
-        if cut:
-            self.core.backend.cut()
-        else:
-            self.core.backend.restore()
 
 
 def _run(fn: Callable[[], Any]) -> None:
@@ -113,7 +46,7 @@ class Dock:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self.controls = SimControls(app.core)
+        self.controls: SimulationControls | None = app.core.simulation
         self.open = False
         self.handle = KButton(text="SIM", name="dock:handle", base=20, min_h=60,
                               size_hint=(None, None), pos_hint={"right": 1, "center_y": 0.5})
@@ -134,7 +67,7 @@ class Dock:
         return btn
 
     def _build_panel(self) -> BoxLayout:
-        c = self.controls
+        c = self.controls or SimulationControls({})  # nothing simulated: every button off
         lang = self._lang()
         outer = BoxLayout(orientation="vertical", size_hint=(0.46, 0.8),
                           pos_hint={"right": 1, "y": 0.06}, padding=8, spacing=6)
@@ -151,7 +84,7 @@ class Dock:
         grid = GridLayout(cols=2, spacing=6, size_hint_y=None)
         grid.bind(minimum_height=grid.setter("height"))
         citizens, _enterprises = demo_people()
-        card_ok = c.idcard is not None
+        card_ok = c.has("idcard")
         for person in citizens:
             key = str(person["key"])
             grid.add_widget(self._button(
@@ -161,20 +94,20 @@ class Dock:
         grid.add_widget(self._button(tr("dock_remove_card", lang), "dock:card:remove",
                                      c.remove_card if card_ok else None,
                                      tr("dock_missing", lang)))
-        code_ok = c.code_issuer is not None and c.qr is not None
+        code_ok = c.can_show_codes
         for person in citizens[:2]:
             key, number = str(person["key"]), str(person["id_number"])
             grid.add_widget(self._button(
                 tr("dock_show_code", lang, key=key), f"dock:code:{key}",
-                (lambda n=number: c.show_code(n)) if code_ok else None,
+                (lambda n=number: c.show_identity_code(n)) if code_ok else None,
                 tr("dock_no_code", lang)))
-        cam_ok = c.camera is not None
+        cam_ok = c.has("camera")
         for who, label in (("holder", "dock_face_holder"), ("impostor", "dock_face_impostor"),
                            ("photo", "dock_face_photo"), ("none", "dock_face_none")):
             grid.add_widget(self._button(
                 tr(label, lang), f"dock:face:{who}",
                 (lambda w=who: self._face(w)) if cam_ok else None, tr("dock_missing", lang)))
-        printer_ok = c.printer is not None
+        printer_ok = c.has("printer")
         grid.add_widget(self._button(tr("dock_paper_out", lang), "dock:paper:out",
                                      (lambda: c.paper(True)) if printer_ok else None,
                                      tr("dock_missing", lang)))
@@ -182,11 +115,11 @@ class Dock:
                                      (lambda: c.paper(False)) if printer_ok else None,
                                      tr("dock_missing", lang)))
         grid.add_widget(self._button(tr("dock_backend_cut", lang), "dock:backend:cut",
-                                     (lambda: c.backend(True)) if c.switchable else None,
-                                     tr("dock_missing", lang)))
+                                     (lambda: c.backend_cut(True)) if c.can_cut_backend
+                                     else None, tr("dock_missing", lang)))
         grid.add_widget(self._button(tr("dock_backend_restore", lang), "dock:backend:restore",
-                                     (lambda: c.backend(False)) if c.switchable else None,
-                                     tr("dock_missing", lang)))
+                                     (lambda: c.backend_cut(False)) if c.can_cut_backend
+                                     else None, tr("dock_missing", lang)))
         scroll = ScrollView(do_scroll_x=False)
         scroll.add_widget(grid)
         outer.add_widget(scroll)
@@ -195,6 +128,8 @@ class Dock:
     def _face(self, who: str) -> None:
         """Present the current holder's face (or another person's, or a photo of it)."""
         c = self.controls
+        if c is None:
+            return
         holder_key = self._current_card_key()
         if who == "none":
             c.present_face(None)
@@ -208,8 +143,9 @@ class Dock:
             c.present_face(other)
 
     def _current_card_key(self) -> str:
-        card = getattr(self.controls.idcard, "card", None)
-        return str(card or "chen")
+        card = self.controls.card_in_field() if self.controls and self.controls.has("idcard") \
+            else None
+        return card or "chen"
 
     # -- showing --------------------------------------------------------------------------
     def toggle(self) -> None:

@@ -16,6 +16,7 @@ from kivy.uix.floatlayout import FloatLayout
 
 from screens.app import KV_DIR, LANGUAGE_LABELS, register_cjk_font
 from screens.frames import FrameMonitor
+from screens.header import FitLabel  # noqa: F401  (registers the header widgets)
 from screens.i18n import tr
 from screens.lockdown import CornerTaps, is_escape_key
 from screens.viewmodel import ViewModel, safe
@@ -35,10 +36,17 @@ class KioskRoot(FloatLayout):
 
     show_nav = BooleanProperty(False)
     can_back = BooleanProperty(False)
+    voice_option = BooleanProperty(False)  # the Cantonese choice: elderly mode, Chinese
 
     def toggle_elderly(self) -> None:
         vm = App.get_running_app().vm
         vm.set_elderly(not vm.elderly)
+
+    def toggle_cantonese(self) -> None:
+        app = App.get_running_app()
+        app.vm.set_cantonese(not app.vm.cantonese)
+        key = "voice_cantonese_on" if app.vm.cantonese else "voice_mandarin_on"
+        app.speak_instruction(app.t(key))
 
 
 class MessageBanner(FloatLayout):
@@ -110,11 +118,11 @@ class KioskApp(App):
         vm = self.vm
         vm.bind(state=lambda *_: self.show_state(vm.state))
         vm.bind(lang=self._on_lang)
-        vm.bind(elderly=lambda *_: self._refresh_current())
+        vm.bind(elderly=self._on_elderly)
         vm.bind(message=self._sync_overlays, busy=self._sync_overlays, state=self._sync_overlays,
                 warning=self._sync_overlays)
         vm.bind(on_wiped=lambda *_: self._wipe_screens())
-        vm.bind(matters=lambda *_: self._refresh_if("home"))
+        vm.bind(matters=lambda *_: (self._refresh_if("home"), self._refresh_if("attract")))
         vm.bind(enterprise_ok=lambda *_: self._refresh_if("consent"))
         Window.bind(on_resize=lambda _w, width, _h: setattr(vm, "u", width / 1080.0))
         return root
@@ -222,6 +230,27 @@ class KioskApp(App):
     def _on_lang(self, *_args: Any) -> None:
         self._update_langbar()
         self._refresh_current()
+        self._update_voice_option()
+        self.speak_instruction()  # in elderly mode: again, in the new language
+
+    def _on_elderly(self, _vm: Any, on: bool) -> None:
+        self._refresh_current()
+        self._update_voice_option()
+        if on:
+            self.speak_instruction(self.t("elderly_on_voice"))
+
+    def _update_voice_option(self) -> None:
+        if self.root_widget is not None:
+            self.root_widget.voice_option = self.vm.elderly and self.vm.lang != "en"
+
+    def speak_instruction(self, before: str = "") -> None:
+        """Speak (elderly mode) ``before`` and then the current screen's main instruction,
+        as one utterance so neither cuts the other off."""
+        scr = self.screens.get(self.vm.state)
+        spoken = safe(scr.spoken_text)() if scr is not None else ""
+        text = " ".join(t for t in (before, spoken) if t)
+        if text:
+            self.vm.say(text)
 
     def _wipe_screens(self) -> None:
         for scr in self.screens.values():

@@ -15,6 +15,7 @@ driver per process.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -116,6 +117,10 @@ class KioskDriver:
         self._step = 0
         self._idle_end: float | None = None
         self.render_s = 0.0  # seconds spent swapping buffers (see _time_flips)
+        self._watched: list[str] = []
+        self._holding = False
+        self.exposed: list[str] = []  # "<needle tail> on <screen>": shown whole, not held
+        self.revealed: list[str] = []  # the same, while a reveal button was held
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> KioskDriver:
@@ -127,10 +132,9 @@ class KioskDriver:
                 self.var_dir.mkdir(parents=True, exist_ok=True)
                 self.cfg = sim_config(self.var_dir, self.width, self.height,
                                        extra=self._extra)
-            from kiosk.core import KioskCore
+            from kiosk.compose import build
 
-            self.core = KioskCore(self.cfg)
-            self.core.start()
+            self.core = build(self.cfg)
         from screens.app import build_app
 
         self.app = build_app(self.core, fullscreen=False)
@@ -215,6 +219,8 @@ class KioskDriver:
             if self._idle_end is not None and self.app is not None:
                 self.frames.exclude(time.perf_counter() - self._idle_end)
             EventLoop.idle()
+            if self._watched:
+                self._check_exposures()
             self._idle_end = time.perf_counter()
 
     def run_until(self, predicate: Callable[[], bool], timeout: float = 10.0,
@@ -428,50 +434,104 @@ class KioskDriver:
     # -- the world: simulators (or the journey directly when a device is missing) ---------
     @property
     def sim(self) -> Any:
-        from screens.dock import SimControls
-
-        return SimControls(self.core)
+        """The simulated world (:class:`kiosk.simulation.SimulationControls`), or None."""
+        return self.core.simulation
 
     def insert_card(self, key: str) -> str:
         """Place demo card ``key``; returns 'simulator' or 'journey' (no reader present)."""
-        sim = self.sim.idcard
-        if sim is not None:
-            sim.insert(key)
+        sim = self.sim
+        if sim is not None and sim.has("idcard"):
+            sim.insert_card(key)
             return "simulator"
         self.journey.handle_card(demo_card(key))
         return "journey"
 
     def remove_card(self) -> None:
-        sim = self.sim.idcard
-        if sim is not None:
-            sim.remove()
+        sim = self.sim
+        if sim is not None and sim.has("idcard"):
+            sim.remove_card()
 
     def show_code(self, key: str) -> str:
         """Show a fresh identity code of citizen ``key`` to the scanner (or the journey)."""
         number = str(demo_citizen(key)["id_number"])
-        controls = self.sim
-        issuer = controls.code_issuer
-        if issuer is None:
+        sim = self.sim
+        if sim is None or sim.issue_code is None:
             raise DriverError("the backend cannot issue identity codes")
-        code = issuer(number)
-        if controls.qr is not None:
-            controls.qr.scan(code)
+        code = sim.issue_code(number)
+        if sim.has("qr"):
+            sim.scan(code)
             return "simulator"
         self.journey.handle_code(code)
         return "journey"
 
     def present_face(self, who: str | None) -> None:
-        cam = self.sim.camera
-        if cam is not None:
-            cam.present(who)
+        sim = self.sim
+        if sim is not None and sim.has("camera"):
+            sim.present_face(who)
 
     def paper_out(self, out: bool = True) -> None:
         self.sim.paper(out)
 
     def backend_cut(self, cut: bool = True) -> None:
-        self.sim.backend(cut)
+        self.sim.backend_cut(cut)
+
+    @contextlib.contextmanager
+    def hold(self, target: str, seconds: float = 0.6) -> Iterator[Any]:
+        """Press and keep pressing the widget named ``target`` (a reveal button) until the
+        block ends; a ScrollView hands a still finger to its child after ~0.2 s."""
+        widget = self.find(target)
+        if widget is None:
+            raise DriverError(f"no widget {target!r}; visible: {self.names()}")
+        self._scroll_into_view(widget)
+        from kivy.tests.common import UnitTestTouch
+
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        self._holding = True
+        try:
+            touch.touch_down()
+            self.advance(seconds)
+            yield widget
+        finally:
+            touch.touch_up()
+            self.pump(2)
+            self._holding = False
+        self.pump(2)
 
     # -- privacy checks ---------------------------------------------------------------------
+    def label_texts(self) -> list[str]:
+        """The text of every label and button drawn, or ready to be drawn, by any loaded
+        screen, the chrome and the overlays (what a passer-by could read)."""
+        from kivy.uix.label import Label
+
+        seen: set[int] = set()
+        texts: list[str] = []
+        stack = list(self._walk()) + list(self.app.screens.values())
+        while stack:
+            w = stack.pop()
+            if id(w) in seen:
+                continue
+            seen.add(id(w))
+            if isinstance(w, Label) and w.text:
+                texts.append(w.text)
+            stack.extend(w.children)
+        return texts
+
+    def watch_identifiers(self, needles: list[str]) -> None:
+        """From now on, after every frame, record any of ``needles`` (ID numbers, credit
+        codes, phone numbers) that a label shows whole: in :attr:`exposed`, or in
+        :attr:`revealed` while :meth:`hold` presses a reveal button."""
+        self._watched = [n for n in needles if n]
+
+    def _check_exposures(self) -> None:
+        text = "\n".join(self.label_texts())
+        for needle in self._watched:
+            if needle in text:
+                entry = f"…{needle[-4:]} on {self.screen}"
+                target = self.revealed if self._holding else self.exposed
+                if entry not in target:
+                    target.append(entry)
+
     def visible_texts(self) -> list[str]:
         """Every text held by any widget of every loaded screen and overlay."""
         texts: list[str] = []

@@ -19,9 +19,9 @@ from kivy.properties import (
     StringProperty,
 )
 
-from screens import theme
+from screens import progress, theme
 from screens.i18n import tr
-from screens.voice import Speaker
+from screens.voice import Speaker, voice_for
 
 log = logging.getLogger("screens.viewmodel")
 
@@ -82,6 +82,13 @@ class ViewModel(EventDispatcher):
     message_kind = StringProperty("")  # error | info
     warning = BooleanProperty(False)
     seconds_left = NumericProperty(0)
+    # the header: the journey's step, finished steps, the countdown before a timeout
+    step = StringProperty("")
+    steps_done = ListProperty([])
+    countdown = NumericProperty(0)  # whole seconds; 0: not counting down
+    # voice: '' follows the language; 'yue' or 'cmn' chosen in elderly mode (Chinese only)
+    dialect = StringProperty("")
+    cantonese = BooleanProperty(False)
     # catalogue (not personal)
     matters = ListProperty([])
     matters_error = StringProperty("")
@@ -99,6 +106,7 @@ class ViewModel(EventDispatcher):
         self.languages = list(ui.languages)
         self.lang = self.default_language
         self.speaker = Speaker(enabled=ui.voice)
+        self._update_voice()
         self._busy_keys: list[str] = []
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
@@ -117,6 +125,7 @@ class ViewModel(EventDispatcher):
         self._ticker.start()
         self._poll_ev = Clock.schedule_interval(self._poll_session, 0.25)
         self.state = core.session.state.value
+        self._update_steps()
 
     def detach(self) -> None:
         self._stop.set()
@@ -162,8 +171,10 @@ class ViewModel(EventDispatcher):
             self.dismiss_message()
             self.warning = False
             if transition.target.value == "attract":
-                self.set_language(self.default_language, record=False)
-                self.set_elderly(False, record=False)
+                self.set_elderly(False, record=False)  # first: nothing re-spoken in the
+                self.set_language(self.default_language, record=False)  # default language
+                self.dialect = ""
+                self._update_voice()
             self.dispatch("on_wiped")
         if transition.source.value == "submitting" and transition.target.value == "review":
             self.show_message(machine.data.last_error or "submit_failed", "error")
@@ -171,7 +182,14 @@ class ViewModel(EventDispatcher):
             self.show_message(machine.data.last_error or "face_mismatch", "error")
         self.session_no = machine.session_no
         self.state = machine.state.value
+        self._update_steps()
+        self._poll_session(0)
         self.dispatch("on_transition", transition)
+
+    def _update_steps(self) -> None:
+        state = self.state
+        self.step = progress.step_of(state)
+        self.steps_done = progress.steps_done(state, self.core.session.data)
 
     @safe
     def _apply_notice(self, notice: Any) -> None:
@@ -204,6 +222,7 @@ class ViewModel(EventDispatcher):
 
     def _poll_session(self, _dt: float) -> None:
         machine = self.core.session
+        self.countdown = self._countdown(machine)
         warning = bool(machine.warning) and machine.state.value != "attract"
         if warning:
             left = machine.seconds_left()
@@ -212,6 +231,20 @@ class ViewModel(EventDispatcher):
             self.warning = warning
             if warning:
                 self.say(tr("timeout_warning_voice", self.lang))
+
+    @staticmethod
+    def _countdown(machine: Any) -> int:
+        """The header's countdown, from the machine's own clock and timeout policy."""
+        try:
+            elderly = bool(machine.data.elderly)
+            timeout = machine.policy.timeout_for(machine.state, elderly)
+            if timeout is None:
+                return 0
+            warning = machine.policy.warning_for(timeout, elderly)
+            return progress.countdown(machine.seconds_left(), timeout, warning)
+        except Exception:  # never let the header break the screen
+            log.exception("countdown unavailable")
+            return 0
 
     # -- messages ---------------------------------------------------------------------------
     def show_message(self, key: str, kind: str = "error", extra: str = "") -> None:
@@ -232,8 +265,17 @@ class ViewModel(EventDispatcher):
         return tr(key, self.lang, **params)
 
     def say(self, text: str) -> None:
+        """Speak ``text`` in elderly mode (voice of the language, or the chosen dialect)."""
         if self.elderly:
-            self.speaker.say(text, self.lang)
+            self.speaker.say(text, self.lang, voice_for(self.lang, self.dialect))
+
+    def set_cantonese(self, on: bool) -> None:
+        """The elderly-mode voice choice: Cantonese or Mandarin for Chinese text."""
+        self.dialect = "yue" if on else "cmn"
+        self._update_voice()
+
+    def _update_voice(self) -> None:
+        self.cantonese = voice_for(self.lang, self.dialect) == "yue"
 
     # -- preferences -----------------------------------------------------------------------
     def set_language(self, lang: str, record: bool = True) -> None:
@@ -242,6 +284,7 @@ class ViewModel(EventDispatcher):
         if record:
             self.core.session.set_language(lang)
         self.lang = lang
+        self._update_voice()
         if self.message_key:
             self.message = tr(self.message_key, lang)
         self.busy_text = tr(self._busy_keys[-1], lang) if self._busy_keys else ""
@@ -257,10 +300,9 @@ class ViewModel(EventDispatcher):
             setattr(self, name, getattr(palette, name))
         self.primary_fg = palette.on_primary
         self.disabled_c = palette.disabled
-        if on:
-            self.say(tr("elderly_on_voice", self.lang))
-        else:
+        if not on:
             self.speaker.stop_current()
+        # turning it on is announced by the app, with the screen's instruction
 
     # -- catalogue --------------------------------------------------------------------------
     def load_matters(self, force: bool = False) -> None:

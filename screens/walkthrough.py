@@ -4,9 +4,13 @@ saves a screenshot (``ui.shot``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from screens.testing import DriverError, KioskDriver, demo_enterprise
+
+# called after the screenshot of a step: ``{"review": lambda ui: ...}`` (tests' checks)
+StepChecks = dict[str, Callable[[KioskDriver], Any]]
 
 PERSONAL_MATTER = "sb-record-print"  # certificate-free, instant, printed on the spot
 ENTERPRISE_MATTER = "food-licence-change"  # journey.submit posts delivery[0]: counter
@@ -25,6 +29,12 @@ def _identify_with_card(ui: KioskDriver, key: str, step: str = "") -> None:
                      60, "face check")
         if ui.screen == "identify":
             raise DriverError(f"face check failed: {ui.vm.message}")
+
+
+def _step(ui: KioskDriver, step: str, checks: StepChecks | None) -> None:
+    ui.shot(step)
+    if checks and step in checks:
+        checks[step](ui)
 
 
 def _fill_form(ui: KioskDriver, values: dict[str, str] | None = None) -> None:
@@ -62,7 +72,8 @@ def _shown_code(ui: KioskDriver) -> str | None:
 
 
 def personal_journey(ui: KioskDriver, lang: str = "zh_CN", elderly: bool = False,
-                     card: str = "chen", matter: str = PERSONAL_MATTER) -> dict[str, Any]:
+                     card: str = "chen", matter: str = PERSONAL_MATTER,
+                     checks: StepChecks | None = None) -> dict[str, Any]:
     """Card → face → matter → consent → certificates → form → submit → result → print →
     rating → goodbye → attract. Returns what was observed."""
     ui.wait_for_screen("attract")
@@ -70,47 +81,47 @@ def personal_journey(ui: KioskDriver, lang: str = "zh_CN", elderly: bool = False
         ui.tap(f"lang:{lang}")
     if elderly and not ui.vm.elderly:
         ui.tap("elderly")
-    ui.shot("attract")
+    _step(ui, "attract", checks)
     _identify_with_card(ui, card)
     ui.wait_for_screen("home")
-    ui.shot("home")
+    _step(ui, "home", checks)
     ui.tap(f"matter:{matter}")
     ui.wait_for_screen("guide")
-    ui.shot("guide")
+    _step(ui, "guide", checks)
     ui.tap("begin")
     ui.wait_for_screen("consent")
-    ui.shot("consent")
+    _step(ui, "consent", checks)
     ui.tap("consent_agree")
     ui.wait_for_screen("certificates", 30)
-    ui.shot("certificates")
+    _step(ui, "certificates", checks)
     first = ui.core.session.data.certificates[0] if ui.core.session.data.certificates else None
     if first is not None:
         ui.tap(f"cert:{first.type_code}")
-        ui.shot("certificate-open")
+        _step(ui, "certificate-open", checks)
     ui.tap("to_form")
     ui.wait_for_screen("form")
-    ui.shot("form")
+    _step(ui, "form", checks)
     _fill_form(ui)
     ui.tap("form_next")
     ui.wait_for_screen("review")
-    ui.shot("review")
+    _step(ui, "review", checks)
     ui.tap("submit")
     ui.wait_for_screen("result", 60)
-    ui.shot("result")
+    _step(ui, "result", checks)
     receipt = ui.core.session.data.receipt
     result = {"application_no": receipt.application_no if receipt else None,
               "state": receipt.state.value if receipt else None,
               "receipt_qr": _shown_code(ui)}
     ui.tap("to_delivery")
     ui.wait_for_screen("delivery")
-    ui.shot("delivery")
+    _step(ui, "delivery", checks)
     ui.tap("deliver:print")
     ui.wait_for_screen("rating", 90)
     result["printed"] = ui.journey.last_document is not None
-    ui.shot("rating")
+    _step(ui, "rating", checks)
     ui.tap("rate:good")
     ui.wait_for_screen("goodbye", 30)
-    ui.shot("goodbye")
+    _step(ui, "goodbye", checks)
     ui.tap("goodbye_done")
     ui.wait_for_screen("attract")
     return result

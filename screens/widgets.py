@@ -16,6 +16,8 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 
+from screens.masking import mask_identifier
+
 
 class KLabel(Label):
     """Themed, wrapping label. ``base`` is the font size at standard scale."""
@@ -57,9 +59,53 @@ class Badge(Label):
     """A small tag (免证办, 秒批): words on a filled shape, never colour alone."""
 
 
+class RevealButton(KButton):
+    """Press and hold to show the masked identifier beside it; it hides again on release
+    (also when the finger slides off)."""
+
+    always_release = BooleanProperty(True)
+
+
+def shown_value(value: str, secret: bool, revealed: bool) -> str:
+    """What a field displays: a secret masked, unless its reveal button is held."""
+    return mask_identifier(value) if secret and not revealed else value
+
+
+class SecretText(BoxLayout):
+    """A personal identifier on a public screen: masked by the one display rule
+    (``screens.masking``), whole only while its reveal button is held. ``template`` places
+    it in a sentence (``"No.: {value}"``); the reveal button is named ``reveal:<name>``."""
+
+    name = StringProperty("")
+    value = StringProperty("")
+    template = StringProperty("{value}")
+    base = NumericProperty(30)
+    bold = BooleanProperty(False)
+    revealed = BooleanProperty(False)
+    shown = StringProperty("")
+    display = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bind(value=self._update_shown, revealed=self._update_shown,
+                  shown=self._update_display, template=self._update_display)
+        self._update_shown()
+        self._update_display()
+
+    def _update_shown(self, *_args: Any) -> None:
+        self.shown = shown_value(self.value, True, self.revealed)
+
+    def _update_display(self, *_args: Any) -> None:
+        # a space before the number, so a narrow line breaks there, not inside the number
+        template = self.template.replace("：{value}", "： {value}")
+        self.display = template.replace("{value}", self.shown)
+
+
 class FieldDisplay(ButtonBehavior, BoxLayout):
     """One form field: label, value (typed on the kiosk's own keypads), where a pre-filled
-    value came from, and the inline error."""
+    value came from, and the inline error. A ``secret`` value (an identifier) is shown
+    masked, with a press-and-hold reveal button where the citizen must check it
+    (``can_reveal``)."""
 
     name = StringProperty("")
     label = StringProperty("")
@@ -69,6 +115,33 @@ class FieldDisplay(ButtonBehavior, BoxLayout):
     hint = StringProperty("")
     readonly = BooleanProperty(False)
     focused = BooleanProperty(False)
+    secret = BooleanProperty(False)
+    can_reveal = BooleanProperty(True)
+    revealed = BooleanProperty(False)
+    shown = StringProperty("")
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._reveal: RevealButton | None = None
+        super().__init__(**kwargs)
+        self.bind(value=self._update_shown, secret=self._update_shown,
+                  revealed=self._update_shown, can_reveal=self._update_shown)
+        self._update_shown()
+
+    def _update_shown(self, *_args: Any) -> None:
+        self.shown = shown_value(self.value, self.secret, self.revealed)
+        wanted = self.secret and self.can_reveal and bool(self.value)
+        row = self.ids.get("value_row")
+        if row is None or wanted == (self._reveal is not None):
+            return
+        if wanted:
+            self._reveal = RevealButton(name="reveal:" + self.name.partition(":")[2])
+            self._reveal.bind(state=lambda _b, state: setattr(self, "revealed", state == "down"))
+            row.add_widget(self._reveal)
+        else:
+            assert self._reveal is not None
+            row.remove_widget(self._reveal)
+            self._reveal = None
+            self.revealed = False
 
 
 class KeyPad(GridLayout):

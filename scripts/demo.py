@@ -39,11 +39,10 @@ def walkthrough(lang: str, out: Path) -> dict[str, object]:
     printed.mkdir(parents=True, exist_ok=True)
     with KioskDriver(artifacts=shots, width=1080, height=1920) as ui:
         result = personal_journey(ui, lang)
-        printer = ui.core.device("printer")
-        emulator = getattr(printer, "emulator", None)
+        world = ui.core.simulation  # the printer simulator, through its control socket
         jobs = []
-        if emulator is not None and emulator.wait_for_jobs(1, 30):
-            for n, job in enumerate(emulator.jobs(), 1):
+        if world is not None and world.has("printer") and world.wait_printed(1, 30):
+            for n, job in enumerate(world.printed(), 1):
                 pdf = out / "printed" / f"{lang}-job-{n}.pdf"
                 shutil.copyfile(job, pdf)
                 pdf_to_png(pdf.read_bytes(), printed, stem=pdf.stem, dpi=110)

@@ -7,39 +7,41 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from hardware.base import Device, DeviceStatus, HealthLevel, HealthResult
 from hardware.camera.config import CameraConfig
-from hardware.camera.simulator import FaceSimulator
-from hardware.camera.source import FrameSource, SimSource
-from hardware.camera.verify import wipe
+from hardware.camera.source import FrameSource
+from hardware.events import FrameSourceOffline, FrameSourceOnline
+from hardware.memory import wipe
+from hardware.roles import Frame, Preview
+
+if TYPE_CHECKING:  # the simulator (and its face renderer) load only for sim:// sources
+    from hardware.camera.simulator import FaceSimulator
 
 log = logging.getLogger("hardware.camera")
-Frame = npt.NDArray[Any]  # uint8 BGR
+
+__all__ = ["CameraDevice", "Frame", "Preview"]
 
 
-@dataclass(frozen=True)
-class Preview:
-    seq: int
-    frame: Frame  # a read-only view; valid until the next frame replaces it
+class CameraDevice(Device):
+    """A :class:`~hardware.roles.Camera` over any frame source (V4L2/OpenCV device, video
+    file, image folder, simulator).
 
-
-class Camera(Device):
-    """Status ``online`` while frames arrive; ``offline`` + ``camera: no_frames`` after
-    ``offline_after_s`` without one. Frames live only in memory and are wiped on close."""
+    Status ``online`` while frames arrive; ``offline`` + ``camera: no_frames`` after
+    ``offline_after_s`` without one (FrameSourceOnline / FrameSourceOffline go to the sink).
+    Frames live only in memory and are wiped on close. A ``simulator`` is owned: closed by
+    :meth:`close`.
+    """
 
     name = "camera"
 
-    def __init__(self, cfg: CameraConfig, source: FrameSource) -> None:
+    def __init__(self, cfg: CameraConfig, source: FrameSource, *,
+                 simulator: FaceSimulator | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.source = source
-        self.simulator: FaceSimulator | None = (
-            source.simulator if isinstance(source, SimSource) else None)
+        self.simulator = simulator
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._seq = 0
@@ -51,8 +53,8 @@ class Camera(Device):
         self._update(DeviceStatus.OFFLINE, camera="no_frames")
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self, emit: Callable[[str, Any], None] | None = None) -> None:
-        """Start grabbing; ``emit`` is accepted for the core's interface (nothing is sent)."""
+    def _start(self) -> None:
+        """Start grabbing and watching for missing frames."""
         if self._threads:
             return
         self._started_at = time.monotonic()
@@ -74,7 +76,22 @@ class Camera(Device):
                 self._frame.setflags(write=True)
                 wipe(self._frame)
             self._frame = None
+        if self.simulator is not None:
+            self.simulator.close()
+            self.simulator = None
+        self._offline()
+        super().close()
+
+    def _online(self) -> None:
+        if self._status is not DeviceStatus.ONLINE:
+            self._update(DeviceStatus.ONLINE, camera="ok")
+            self.emit(FrameSourceOnline(self.source.kind))
+
+    def _offline(self) -> None:
+        was_online = self._status is DeviceStatus.ONLINE
         self._update(DeviceStatus.OFFLINE, camera="no_frames")
+        if was_online:
+            self.emit(FrameSourceOffline(self.source.kind))
 
     def _grab(self) -> None:
         while not self._stop.is_set():
@@ -94,8 +111,7 @@ class Camera(Device):
                 self._last_at = time.monotonic()
                 self._cond.notify_all()
             self.count("frames")
-            if self._status is not DeviceStatus.ONLINE:
-                self._update(DeviceStatus.ONLINE, camera="ok")
+            self._online()
 
     def _watch(self) -> None:
         step = min(0.25, self.cfg.offline_after_s / 4)
@@ -104,7 +120,7 @@ class Camera(Device):
             stale = time.monotonic() - last >= self.cfg.offline_after_s
             if stale and self._status is DeviceStatus.ONLINE:
                 log.warning("camera: no frames for %.1f s", self.cfg.offline_after_s)
-                self._update(DeviceStatus.OFFLINE, camera="no_frames")
+                self._offline()
 
     # -- frames ---------------------------------------------------------------------------
     def latest_frame(self, timeout: float = 1.0) -> Frame | None:
@@ -141,7 +157,8 @@ class Camera(Device):
                 "fps": self.cfg.fps}
 
     def inventory(self) -> dict[str, Any]:
-        return {"model": self.source.kind, "driver": "opencv"}
+        return {"model": self.source.kind, "driver": "opencv",
+                "simulated": self.simulator is not None}
 
     def check_health(self, level: HealthLevel = HealthLevel.INTERNAL) -> HealthResult:
         if level is not HealthLevel.INTERNAL and self._threads:

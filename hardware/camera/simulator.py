@@ -2,7 +2,13 @@
 
 A live person moves slightly all the time and acts out liveness challenges after a short
 reaction time; ``photo:<key>`` is a printed photo held still, which cannot; ``None`` is
-nobody in front of the camera. ``stall()`` stops the frames (camera gone) for fault tests.
+nobody in front of the camera. The ``unplug`` fault stops the frames (camera gone).
+
+Controlled like every simulator, through its control socket (:mod:`hardware.sim.control`)::
+
+    {"op": "present", "who": KEY | "photo:KEY" | null}
+    {"op": "fault", "kind": "unplug"} | {"op": "fault", "kind": "none"}
+    {"op": "status"}  -> {"presented": ..., "stalled": ..., "challenge": ...}
 """
 
 from __future__ import annotations
@@ -10,13 +16,16 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from kiosk.demo import faces
-from kiosk.demo.faces import Pose
+from hardware.sim import faces
+from hardware.sim.control import ControlError, ControlServer, Reply
+from hardware.sim.faces import Pose
+from hardware.sim.url import FAULTS, SimUrl
 
 _TARGETS = {"turn_left": Pose(yaw=-1.0), "turn_right": Pose(yaw=1.0),
             "come_closer": Pose(scale=1.35)}
@@ -25,8 +34,19 @@ _TARGETS = {"turn_left": Pose(yaw=-1.0), "turn_right": Pose(yaw=1.0),
 class FaceSimulator:
     """Produces BGR frames of whoever is presented; thread-safe."""
 
+    @classmethod
+    def from_url(cls, url: SimUrl, *, control_path: str | None) -> FaceSimulator:
+        """Start the simulator ``sim://faces?holder=KEY&fault=unplug`` describes; raises
+        :class:`~hardware.sim.faces.UnknownFace` for a holder that is nobody known."""
+        sim = cls(url["holder"], control_path=control_path)
+        if url["fault"] == "unplug":
+            sim.stall()
+        return sim.start()
+
     def __init__(self, holder: str | None = None, *, reaction_s: float = 0.25,
-                 move_s: float = 0.4) -> None:
+                 move_s: float = 0.4, control_path: str | None = None) -> None:
+        self.control_path = control_path
+        self._control: ControlServer | None = None
         self._lock = threading.Lock()
         self.reaction_s = reaction_s
         self.move_s = move_s
@@ -38,6 +58,40 @@ class FaceSimulator:
         self._n = 0
         self._photo_frame: npt.NDArray[Any] | None = None
         self.present(holder)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> FaceSimulator:
+        if self.control_path and self._control is None:
+            self._control = ControlServer(self.control_path, self.control, name="camera-sim")
+            self._control.start()
+        return self
+
+    def close(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+
+    def control(self, op: str, request: Mapping[str, Any]) -> Reply:
+        """One control request (see the module doc) -> its reply fields."""
+        if op == "present":
+            who = request.get("who")
+            try:
+                self.present(None if who is None else str(who))
+            except faces.UnknownFace:
+                raise ControlError("unknown_face", f"nobody known as {who!r}") from None
+            return {"presented": self.presented}
+        if op == "fault":
+            kind = str(request["kind"])
+            if kind not in (*FAULTS["camera"], "none"):
+                raise ControlError("unknown_fault", f"camera faults: {', '.join(FAULTS['camera'])}")
+            self.stall(kind == "unplug")
+            return {}
+        if op == "status":
+            with self._lock:
+                challenge = self._challenge
+            return {"presented": self.presented, "stalled": self.stalled,
+                    "challenge": challenge}
+        raise ControlError("unknown_op", f"camera ops: present, fault, status (not {op!r})")
 
     # -- controls -------------------------------------------------------------------------
     def present(self, who: str | None) -> None:

@@ -1,13 +1,13 @@
 """Frame sources (the camera transport): a V4L2/OpenCV device, a video file, an image folder,
-or the face simulator. Each ``read()`` returns one BGR frame or None and never blocks for
-longer than about one frame period plus the device's own latency."""
+or frames a simulator produces. Each ``read()`` returns one BGR frame or None and never blocks
+for longer than about one frame period plus the device's own latency."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlparse
 
 import cv2
 import numpy as np
@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from hardware.base import DeviceNotReady, InvalidData
 from hardware.camera.config import CameraConfig
-from hardware.camera.simulator import FaceSimulator
+from hardware.sim.url import is_sim_url
 
 Frame = npt.NDArray[Any]  # uint8 BGR
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -43,19 +43,19 @@ class _Paced:
 
 
 class SimSource(_Paced):
-    """``sim://faces?holder=<key>``: frames from :class:`FaceSimulator`."""
+    """Frames a simulator produces (``sim://faces``), paced at the configured fps."""
 
     kind = "simulator"
 
-    def __init__(self, cfg: CameraConfig, simulator: FaceSimulator) -> None:
+    def __init__(self, cfg: CameraConfig, produce: Callable[[], Frame | None]) -> None:
         super().__init__(cfg.fps)
-        self.simulator = simulator
+        self.produce = produce
         self.cfg = cfg
 
     def read(self) -> Frame | None:
         if not self.wait():
             return None
-        frame = self.simulator.frame()
+        frame = self.produce()
         if frame is not None and frame.shape[:2] != (self.cfg.height, self.cfg.width):
             frame = cv2.resize(frame, (self.cfg.width, self.cfg.height))
         return frame
@@ -140,14 +140,12 @@ class CaptureSource:
 
 
 def open_source(cfg: CameraConfig, source: str | None = None) -> FrameSource:
-    """Build the source named by ``source`` (default ``cfg.source``)."""
+    """Build the hardware source named by ``source`` (default ``cfg.source``); ``sim://``
+    sources are opened by the factory (:mod:`hardware.camera.factory`)."""
     target = source if source is not None else cfg.source
-    if target.startswith("sim://"):
-        url = urlparse(target)
-        if url.netloc != "faces":
-            raise InvalidData(f"unknown camera simulator {url.netloc!r}", detail="bad_source")
-        holder = parse_qs(url.query).get("holder", [None])[0]
-        return SimSource(cfg, FaceSimulator(holder))
+    if is_sim_url(target):
+        raise InvalidData("simulated sources are opened by the camera factory",
+                          detail="bad_source")
     path = Path(target)
     if path.is_dir():
         return FolderSource(cfg, path)

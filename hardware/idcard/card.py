@@ -15,7 +15,8 @@ class IdCardData:
     """One card's text fields and raw WLT photo.
 
     ``valid_to`` is ``None`` for a card valid long-term (长期). The repr never shows personal
-    data; :meth:`wipe` zeroes the photo in place and blanks the text.
+    data; :meth:`wipe` zeroes the photo in place and blanks the text. Whether the number is
+    valid is the core's business rule, not a field read from the card.
     """
 
     card_type: str
@@ -28,7 +29,6 @@ class IdCardData:
     issuer: str
     valid_from: date
     valid_to: date | None
-    id_number_valid: bool
     photo: bytearray = field(default_factory=bytearray)
     pass_number: str | None = None  # 'J' residence permit: HK/Macau/Taiwan travel permit number
     issue_count: str | None = None  # 'J' residence permit: 签发次数
@@ -59,7 +59,6 @@ class IdCardData:
             "issuer": self.issuer,
             "valid_from": self.valid_from.isoformat(),
             "valid_to": self.valid_to.isoformat() if self.valid_to else LONG_TERM,
-            "id_number_valid": self.id_number_valid,
             "photo_bytes": len(self.photo),
         }
         for key in ("pass_number", "issue_count", "en_name", "nationality", "card_version",
@@ -78,4 +77,3 @@ class IdCardData:
                 continue
             if isinstance(value, str):
                 setattr(self, f.name, "" if f.default is not None else None)
-        self.id_number_valid = False

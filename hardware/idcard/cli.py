@@ -6,40 +6,29 @@ purpose; nothing else in the kiosk prints or logs it.
 
 from __future__ import annotations
 
-import os
 import signal
-import tempfile
 import time
 from typing import Any, NoReturn
 
 import click
 
 from hardware.base import Deadline, DeviceError
+from hardware.cli_site import Site, site_or_defaults
 from hardware.diag_output import emit, fail
+from hardware.idcard.config import IdCardConfig
 from hardware.idcard.driver import IdCardReader
+from hardware.sim.url import FAULTS, SimUrlError
 
 EXIT_ERROR = 1
 
 
-def _default_port() -> tuple[str, int]:
-    try:
-        from kiosk.config.loader import load_config
+def _open(site: Site, port: str | None, baud: int | None) -> IdCardReader:
+    from hardware.idcard.factory import create
 
-        cfg = load_config().idcard
-    except Exception:  # no usable site config: fall back to the built-in defaults
-        from hardware.idcard.config import IdCardConfig
-
-        cfg = IdCardConfig()
-    return cfg.port, cfg.baud
-
-
-def _open(port: str | None, baud: int | None) -> IdCardReader:
-    from hardware.idcard.factory import open_reader
-
-    if port is None or baud is None:
-        default_port, default_baud = _default_port()
-        port, baud = port or default_port, baud or default_baud
-    return open_reader(port, baud)
+    section = site.section("idcard", IdCardConfig)
+    section = section.model_copy(update={"port": port or section.port,
+                                         "baud": baud or section.baud})
+    return create(section, site.context)
 
 
 def _fail(as_json: bool, code: str, message: str) -> NoReturn:
@@ -54,8 +43,9 @@ def _run(port: str | None, baud: int | None, as_json: bool, action: str,
          timeout: float) -> None:
     started = time.perf_counter()
     reader: IdCardReader | None = None
+    site = site_or_defaults()
     try:
-        reader = _open(port, baud)
+        reader = _open(site, port, baud)
         if action == "read":
             card = reader.read_card(Deadline(timeout))
             data = card.as_json()
@@ -65,12 +55,16 @@ def _run(port: str | None, baud: int | None, as_json: bool, action: str,
     except DeviceError as exc:
         _fail(as_json, exc.detail, exc.message)
         return
+    except SimUrlError as exc:
+        _fail(as_json, "bad_port", str(exc))
+        return
     except (OSError, ValueError) as exc:
         _fail(as_json, "no_device", f"cannot open the reader: {exc.__class__.__name__}")
         return
     finally:
         if reader is not None:
             reader.close()
+        site.context.sims.close()
     data["elapsed_ms"] = round((time.perf_counter() - started) * 1000.0, 1)
     _show(as_json, data)
 
@@ -103,26 +97,23 @@ def sam_id_command(port: str | None, baud: int | None, as_json: bool) -> None:
 @click.command("idcard")
 @click.option("--cards", default="demo", show_default=True, help="deck YAML file, or 'demo'")
 @click.option("--baud", type=int, default=115200, show_default=True)
-@click.option("--fault", help="inject a fault: " + ", ".join(
-    ("no_card", "checksum", "partial", "garbage", "unplug", "remove_mid_read", "sam_31",
-     "sam_32", "sam_41", "sam_60")))
+@click.option("--fault", type=click.Choice(list(FAULTS["idcard"])), help="start with a fault")
 @click.option("--insert", "insert_key", help="start with this deck card in the field")
-@click.option("--control", "control_path", help="control socket path (default: in $TMPDIR)")
+@click.option("--control", "control_path", help="control socket path (default: a temp dir)")
 def sim(cards: str, baud: int, fault: str | None, insert_key: str | None,
         control_path: str | None) -> None:
     """Serve a simulated SAM reader on a pty; prints its path, runs until stopped.
 
-    Line 1 of the output is the pty path, line 2 ``control: SOCKET``. Send one line per
-    connection to the socket: insert KEY | remove | fault NAME [TIMES] | fault none |
-    unplug | replug | status | cards.
+    Line 1 of the output is the pty path, line 2 ``control: SOCKET``: the simulator's control
+    socket (JSON lines; ``kiosk sim ctl SOCKET insert key=chen``, see hardware/sim/README.md).
     """
     from hardware.idcard.simulator import DeckError, IdCardSimulator, load_deck
 
+    registry = site_or_defaults().context.sims
     try:
         deck = load_deck(cards)
-        simulator = IdCardSimulator(deck, baud=baud, fault=fault, control_path=control_path or
-                                    os.path.join(tempfile.gettempdir(),
-                                                 f"kiosk-idcard-sim-{os.getpid()}.sock"))
+        simulator = IdCardSimulator(deck, baud=baud, fault=fault,
+                                    control_path=registry.control_path("idcard", control_path))
         if insert_key:
             simulator.insert(insert_key)
     except (DeckError, ValueError) as exc:
@@ -138,4 +129,5 @@ def sim(cards: str, baud: int, fault: str | None, insert_key: str | None,
         signal.sigwait(stop_signals)
     finally:
         simulator.stop()
+        registry.close()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hardware.base import (
     Canceled,
     Deadline,
     Device,
     DeviceError,
+    DeviceEvent,
     DeviceNotReady,
     DeviceStatus,
     DeviceTimeout,
@@ -20,12 +20,15 @@ from hardware.base import (
     HealthResult,
     InvalidData,
 )
+from hardware.events import CardInserted, CardRead, CardReadFailed, CardRemoved
 from hardware.idcard import protocol as p
 from hardware.idcard.card import IdCardData
 from hardware.idcard.config import IdCardConfig
-from hardware.idcard.events import CardError, CardRead, CardRemoved
 from hardware.idcard.photo import WltDecoder
 from hardware.idcard.transport import SerialTransport
+
+if TYPE_CHECKING:  # the simulator is imported only where a sim:// port asks for it
+    from hardware.idcard.simulator import IdCardSimulator
 
 log = logging.getLogger("hardware.idcard")
 
@@ -64,22 +67,24 @@ class IdCardReader(Device):
     """A SAM ID-card reader on a serial port (or the simulator's pty).
 
     Status: online / no_device / hardware_error with details ``card`` (absent|present).
-    :meth:`start` polls in the background and emits :mod:`hardware.idcard.events`.
+    :meth:`start` polls in the background and emits CardInserted, CardRead, CardRemoved and
+    CardReadFailed (:mod:`hardware.events`). A ``simulator`` (what a ``sim://`` port
+    started) is owned by the reader and stopped by :meth:`close`.
     """
 
     name = "idcard"
 
     def __init__(self, cfg: IdCardConfig, transport: SerialTransport, *,
-                 photo_decoder: WltDecoder | None = None, simulator: Any = None) -> None:
+                 photo_decoder: WltDecoder | None = None,
+                 simulator: IdCardSimulator | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.transport = transport
         self.photo_decoder = photo_decoder
-        self.simulator = simulator  # the in-process simulator for sim:// ports, else None
+        self.simulator = simulator  # owned: stopped by close()
         self._io = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._emit: Callable[[object], None] | None = None
         self._sam_id: str | None = None
         self._present = False  # a card was read and has not left the field yet
         self._last_error: str | None = None
@@ -302,28 +307,39 @@ class IdCardReader(Device):
         return self.photo_decoder.decode(card.photo)
 
     # -- polling --------------------------------------------------------------------------
-    def start(self, emit: Callable[[object], None]) -> None:
-        """Poll for cards on a background thread, emitting CardRead/CardRemoved/CardError."""
+    def _start(self) -> None:
+        """Ask the SAM for its id once (so the status is known when start returns, as the
+        printer's first refresh does), then poll for cards on a background thread."""
         if self._thread is not None and self._thread.is_alive():
             return
-        self._emit = emit
+        self._probe()
         self._stop.clear()
         self._thread = threading.Thread(target=self._poll_loop, name="idcard-poll", daemon=True)
         self._thread.start()
 
+    def _probe(self) -> None:
+        with self._io:
+            try:
+                self._ensure_open()
+                if self._sam_id is None:
+                    deadline = Deadline(min(1.0, self.cfg.read_timeout_s), self._stop)
+                    self._sam_id = p.parse_sam_id(
+                        self._ok(self._command(p.Command.SAM_ID, deadline), "sam_id").data)
+            except (DeviceError, p.ProtocolError) as exc:  # the poller tries again
+                log.info("idcard: first probe failed (%s)", getattr(exc, "detail", exc))
+
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
-            events: list[object] = []
+            events: list[DeviceEvent] = []
             try:
                 self.poll_once(events)
             except Exception:  # the poller must survive anything; no personal data is logged
                 log.exception("idcard poll failed")
             for event in events:
-                if self._emit is not None:
-                    self._emit(event)
+                self.emit(event)
             self._stop.wait(self.cfg.poll_interval_s)
 
-    def poll_once(self, events: list[object]) -> None:
+    def poll_once(self, events: list[DeviceEvent]) -> None:
         """One polling step; appends the events it produces to ``events``."""
         with self._io:
             deadline = Deadline(self.cfg.read_timeout_s, self._stop)
@@ -351,8 +367,9 @@ class IdCardReader(Device):
                 if isinstance(exc, DeviceError) and exc.detail == "no_device":
                     self._lost()
 
-    def _read_placed(self, deadline: Deadline, events: list[object]) -> None:
+    def _read_placed(self, deadline: Deadline, events: list[DeviceEvent]) -> None:
         self._update(card="present")
+        self.emit(CardInserted())  # now, not after the read: "reading your card..."
         try:
             card = self._select_and_read(deadline)
         except Canceled:
@@ -363,7 +380,7 @@ class IdCardReader(Device):
                 self._update(card="absent")
             if exc.detail != self._last_error:
                 self._last_error = exc.detail
-                events.append(CardError(exc.detail, exc.message))
+                events.append(CardReadFailed(exc.detail, exc.message))
             if exc.detail == "no_device":
                 self._lost()
             return
@@ -381,16 +398,17 @@ class IdCardReader(Device):
         with self._io:
             self.transport.close()
         if self.simulator is not None:
-            self.simulator.stop()
+            self.simulator.close()
             self.simulator = None
         self._update(DeviceStatus.OFFLINE)
+        super().close()
 
     # -- description ----------------------------------------------------------------------
     def capabilities(self) -> dict[str, Any]:
         return {
             "card_types": ["resident", "hk_mo_tw", "foreign_permanent"],
             "baud_rates": list(p.BAUD_RATES),
-            "photo": "wlt",
+            "photo_format": "wlt",
             "photo_decoder": self.photo_decoder is not None,
             "fingerprint": False,
         }
@@ -402,6 +420,7 @@ class IdCardReader(Device):
             "port": self.cfg.port,
             "path": self.transport.path,
             "driver_version": DRIVER_VERSION,
+            "simulated": self.simulator is not None,
         }
 
     def check_health(self, level: HealthLevel = HealthLevel.INTERNAL) -> HealthResult:
@@ -417,7 +436,7 @@ class IdCardReader(Device):
                 text = "ID-card reader: SAM answers"
             else:
                 card = self.read_card(Deadline(max(10.0, self.cfg.read_timeout_s)))
-                details.update(card_type=card.card_type, id_number_valid=card.id_number_valid)
+                details.update(card_type=card.card_type)
                 card.wipe()
                 text = "ID-card reader: a card was read"
         except DeviceError as exc:

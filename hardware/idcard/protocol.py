@@ -3,6 +3,9 @@
 Frames: ``AA AA AA 96 69 | LEN (2, big-endian, bytes after it incl. CHK) | payload | CHK``;
 the payload is ``CMD PARA DATA`` to the SAM and ``SW1 SW2 SW3 DATA`` from it, and CHK is the
 XOR of the length bytes and the payload. Text blocks are 256 bytes of UCS-2LE.
+
+The protocol only turns bytes into fields: whether an ID number is valid (GB 11643 check
+digit, region, birth date) is a business rule of the kiosk core (``kiosk.identity``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from hardware.idcard.card import LONG_TERM, IdCardData
-from kiosk.identity.checks import id_check_digit
 
 PREAMBLE = b"\xaa\xaa\xaa\x96\x69"
 HEADER_LEN = len(PREAMBLE) + 2
@@ -320,20 +322,6 @@ SEXES = {"1": "男", "2": "女"}
 SEX_CODES = {v: k for k, v in SEXES.items()}
 
 
-# -- GB 11643 ---------------------------------------------------------------------------------
-def id_number_valid(s: str) -> bool:
-    """True for an 18-character citizen number whose check character is right."""
-    if len(s) != 18 or not s[:17].isascii() or not s[:17].isdigit():
-        return False
-    return id_check_digit(s[:17]) == s[17].upper()
-
-
-def foreign_number_valid(s: str) -> bool:
-    """Plausibility of a 2017 foreigner permanent residence card number (3 letters, 12 digits)."""
-    return (len(s) == 15 and s[:3].isascii() and s[:3].isalpha() and s[:3].isupper()
-            and s[3:].isascii() and s[3:].isdigit())
-
-
 # -- text blocks ------------------------------------------------------------------------------
 # field -> (start, end) byte offsets in the 256-byte UCS-2LE block
 RESIDENT_LAYOUT: dict[str, tuple[int, int]] = {
@@ -398,12 +386,8 @@ def parse_text(text: bytes, photo: bytes = b"") -> IdCardData:
     valid_to_raw = raw["valid_to"]
     valid_to = None if valid_to_raw == LONG_TERM else _date(valid_to_raw, "valid_to")
     number = raw["id_number"]
-    if card_type == "foreign_permanent":
-        valid = foreign_number_valid(number)
-        name = raw["name"] or raw["en_name"]
-    else:
-        valid = id_number_valid(number)
-        name = raw["name"]
+    foreign = card_type == "foreign_permanent"
+    name = (raw["name"] or raw["en_name"]) if foreign else raw["name"]
     if not name or not number:
         raise ProtocolError("card text without name or number", detail="invalid_text")
     return IdCardData(
@@ -411,7 +395,7 @@ def parse_text(text: bytes, photo: bytes = b"") -> IdCardData:
         birth_date=_date(raw["birth_date"], "birth_date"), address=raw.get("address", ""),
         id_number=number, issuer=raw.get("issuer", ""),
         valid_from=_date(raw["valid_from"], "valid_from"), valid_to=valid_to,
-        id_number_valid=valid, photo=bytearray(photo),
+        photo=bytearray(photo),
         pass_number=raw.get("pass_number") or None, issue_count=raw.get("issue_count") or None,
         en_name=raw.get("en_name") or None, nationality=raw.get("nationality") or None,
         card_version=raw.get("card_version") or None,

@@ -1,24 +1,23 @@
 """A SAM ID-card reader simulator on a pty: the real frames, paced at the baud rate.
 
 The simulator holds a deck of cards (YAML), one card in the field at a time, and injects
-faults. Control it in-process (:meth:`IdCardSimulator.insert`, ``remove``, ``set_fault``) or
-from another process through its control socket, a Unix stream socket taking one text line
-per connection and answering one line::
+faults (:data:`hardware.sim.url.FAULTS` ``["idcard"]``). ``sim://idcard?...`` opens one
+(:meth:`IdCardSimulator.from_url`); it is controlled through its control socket (JSON lines,
+:mod:`hardware.sim.control`)::
 
-    insert KEY | remove | fault NAME [TIMES] | fault none | unplug | replug | status | cards
+    {"op": "insert", "key": KEY} | {"op": "remove"} | {"op": "fault", "kind": NAME, "times": N}
+    {"op": "fault", "kind": "none"} | {"op": "unplug"} | {"op": "replug"} | {"op": "status"}
+    {"op": "cards"}
 
-``status`` and ``cards`` answer JSON; the others ``ok`` or ``error: TEXT``.
+``status`` answers ``path``, ``card`` (the key in the field), ``fault``, ``baud``, ``commands``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import select
-import socket
-import tempfile
 import threading
 import time
 import tty
@@ -31,13 +30,14 @@ import yaml
 
 from hardware.idcard import protocol as p
 from hardware.idcard.card import LONG_TERM, IdCardData
+from hardware.sim.control import ControlError, ControlServer, Reply
+from hardware.sim.people import PEOPLE_FILE
+from hardware.sim.url import FAULTS as ALL_FAULTS
+from hardware.sim.url import SimUrl
 
-DEMO_CITIZENS = Path(__file__).resolve().parents[2] / "config" / "demo" / "citizens.yaml"
-DECKS = {"demo": DEMO_CITIZENS}
+DECKS = {"demo": PEOPLE_FILE}
 DEFAULT_SAM_ID = "05.01-20180402-0000123456-2018040201"
-FAULTS = ("no_card", "checksum", "partial", "garbage", "unplug", "remove_mid_read",
-          "sam_31", "sam_32", "sam_41", "sam_60")
-MAX_CONTROL_LINE = 1024  # bytes of one control line; longer ones are refused
+FAULTS = tuple(ALL_FAULTS["idcard"])
 GARBAGE = b"\x00\xff\xaa\xaa\x13\xaa\xaa\xaa\x96\x00\x55"
 
 
@@ -75,8 +75,6 @@ def card_from_entry(entry: Mapping[str, Any]) -> IdCardData:
             nation = p.NATIONS.get(f"{nation_raw}".zfill(2), str(nation_raw))
         valid_to_raw = entry.get("valid_to", LONG_TERM)
         number = str(entry["id_number"])
-        valid = (p.foreign_number_valid(number) if card_type == "foreign_permanent"
-                 else p.id_number_valid(number))
         card = IdCardData(
             card_type=card_type, name=str(entry["name"]), sex=str(entry["sex"]), nation=nation,
             birth_date=_as_date(entry["birth_date"], f"{key}.birth_date"),
@@ -85,7 +83,7 @@ def card_from_entry(entry: Mapping[str, Any]) -> IdCardData:
             valid_from=_as_date(entry["valid_from"], f"{key}.valid_from"),
             valid_to=None if valid_to_raw == LONG_TERM else _as_date(valid_to_raw,
                                                                      f"{key}.valid_to"),
-            id_number_valid=valid, photo=wlt_photo(key),
+            photo=wlt_photo(key),
         )
         for extra in ("pass_number", "issue_count", "en_name", "nationality", "card_version",
                       "authority_code"):
@@ -115,6 +113,21 @@ def load_deck(source: str | Path = "demo") -> dict[str, IdCardData]:
 class IdCardSimulator:
     """Serves a pty that answers like a SAM reader; see the module doc for its control."""
 
+    @classmethod
+    def from_url(cls, url: SimUrl, *, baud: int, control_path: str) -> IdCardSimulator:
+        """Start the simulator ``sim://idcard?...`` describes, its control socket at
+        ``control_path``; raises :class:`DeckError` for a deck that cannot be loaded."""
+        deck = load_deck(url["cards"])
+        if url["insert"] is not None and url["insert"] not in deck:
+            raise DeckError(f"no card {url['insert']!r} in the deck")
+        sim = cls(deck, baud=url["baud"] or baud, control_path=control_path)
+        if url["fault"]:
+            sim.set_fault(url["fault"], url["times"])
+        if url["insert"]:
+            sim.insert(url["insert"])
+        sim.start()
+        return sim
+
     def __init__(self, deck: Mapping[str, IdCardData] | None = None, *, baud: int = 115200,
                  fault: str | None = None, sam_id: str = DEFAULT_SAM_ID,
                  control_path: str | None = None) -> None:
@@ -138,8 +151,7 @@ class IdCardSimulator:
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self._thread: threading.Thread | None = None
-        self._control: socket.socket | None = None
-        self._control_thread: threading.Thread | None = None
+        self._control: ControlServer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> str:
@@ -148,7 +160,8 @@ class IdCardSimulator:
         self._thread = threading.Thread(target=self._serve, name="idcard-sim", daemon=True)
         self._thread.start()
         if self.control_path is not None:
-            self._start_control()
+            self._control = ControlServer(self.control_path, self.control, name="idcard-sim")
+            self._control.start()
         return self.path
 
     def _open_pty(self) -> None:
@@ -175,12 +188,11 @@ class IdCardSimulator:
         if self._control is not None:
             self._control.close()
             self._control = None
-            if self.control_path:
-                with contextlib.suppress(OSError):
-                    os.unlink(self.control_path)
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    close = stop  # the simulator kit's name: the device that owns it calls close()
 
     def __enter__(self) -> IdCardSimulator:
         self.start()
@@ -390,91 +402,32 @@ class IdCardSimulator:
                 return False
         return True
 
-    # -- control socket -------------------------------------------------------------------
-    def _start_control(self) -> None:
-        path = self.control_path or os.path.join(
-            tempfile.gettempdir(), f"kiosk-idcard-sim-{os.getpid()}.sock")
-        self.control_path = path
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(path)
-        server.listen(4)
-        self._control = server
-        self._control_thread = threading.Thread(target=self._control_loop, args=(server,),
-                                                name="idcard-sim-control", daemon=True)
-        self._control_thread.start()
-
-    def _control_loop(self, server: socket.socket) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(2.0)
-                try:
-                    answer = self._control_answer(conn)
-                    conn.sendall((answer + "\n").encode())
-                except OSError:
-                    continue
-
-    def _control_answer(self, conn: socket.socket) -> str:
-        """Read one line (at most :data:`MAX_CONTROL_LINE` bytes, strict UTF-8) and run it;
-        a bad line gets an ``error:`` answer, and the socket goes on serving."""
-        buf = bytearray()
-        while b"\n" not in buf and len(buf) <= MAX_CONTROL_LINE:
-            chunk = conn.recv(MAX_CONTROL_LINE + 1 - len(buf))
-            if not chunk:
-                break
-            buf += chunk
-        line, newline, _rest = bytes(buf).partition(b"\n")
-        if not newline and len(line) > MAX_CONTROL_LINE:
-            return f"error: control line longer than {MAX_CONTROL_LINE} bytes"
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return f"error: control line is not UTF-8 (byte {exc.start + 1})"
-        try:
-            return self.command(text)
-        except Exception as exc:  # one bad command must not stop the control socket
-            return f"error: {exc.__class__.__name__}"
-
-    def command(self, line: str) -> str:
-        """Run one control line (see the module doc); returns the answer line."""
-        words = line.split()
-        if not words:
-            return "error: empty command"
-        verb, args = words[0], words[1:]
-        try:
-            if verb == "insert" and len(args) == 1:
-                self.insert(args[0])
-            elif verb == "remove":
-                self.remove()
-            elif verb == "fault" and args:
-                self.set_fault(args[0], int(args[1]) if len(args) > 1 else None)
-            elif verb == "unplug":
-                self.unplug()
-            elif verb == "replug":
-                return json.dumps({"path": self.replug()})
-            elif verb == "status":
-                return json.dumps({"path": self.path, "card": self._card, "fault": self._fault,
-                                   "baud": self.baud, "commands": self.commands})
-            elif verb == "cards":
-                return json.dumps(sorted(self.deck))
-            else:
-                return f"error: unknown command {line.strip()!r}"
-        except KeyError as exc:
-            return f"error: no card {exc.args[0]!r} in the deck"
-        except ValueError as exc:
-            return f"error: {exc}"
-        return "ok"
-
-
-def control(path: str, line: str, timeout: float = 2.0) -> str:
-    """Send one control line to a running simulator's socket; returns its answer."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(path)
-        sock.sendall(line.encode() + b"\n")
-        return sock.makefile("r", encoding="utf-8").readline().strip()
+    # -- control ------------------------------------------------------------------------
+    def control(self, op: str, request: Mapping[str, Any]) -> Reply:
+        """One control request (see the module doc) -> its reply fields."""
+        if op == "insert":
+            key = str(request["key"])
+            if key not in self.deck:
+                raise ControlError("no_such_card", f"no card {key!r} in the deck")
+            self.insert(key)
+        elif op == "remove":
+            self.remove()
+        elif op == "fault":
+            kind = str(request["kind"])
+            if kind != "none" and kind not in FAULTS:
+                raise ControlError("unknown_fault", f"idcard faults: {', '.join(FAULTS)}")
+            times = request.get("times")
+            self.set_fault(kind, int(times) if times is not None else None)
+        elif op == "unplug":
+            self.unplug()
+        elif op == "replug":
+            return {"path": self.replug()}
+        elif op == "status":
+            return {"path": self.path, "card": self._card, "fault": self._fault,
+                    "baud": self.baud, "commands": self.commands}
+        elif op == "cards":
+            return {"cards": sorted(self.deck)}
+        else:
+            raise ControlError("unknown_op", f"idcard ops: insert, remove, fault, unplug, "
+                               f"replug, status, cards (not {op!r})")
+        return {}

@@ -1,61 +1,19 @@
-"""Serial transport of the ID-card reader (pyserial), and ``sim://idcard`` URLs.
+"""Serial transport of the ID-card reader (pyserial).
 
-``sim://idcard?cards=demo&fault=NAME&baud=N&insert=KEY&control=PATH`` starts an in-process
-:class:`~hardware.idcard.simulator.IdCardSimulator` on a pty and opens its path, so the driver
-talks the same bytes over a real tty as it would to a USB-serial SAM module.
+A ``sim://idcard?...`` port is opened by the factory (:mod:`hardware.idcard.factory`): it
+starts an :class:`~hardware.idcard.simulator.IdCardSimulator` on a pty and gives this
+transport the pty's path, so the driver talks the same bytes over a real tty as it would to a
+USB-serial SAM module.
 """
 
 from __future__ import annotations
 
 import select
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
 
 import serial
 
 from hardware.base import DeviceNotReady
-from hardware.idcard.simulator import DeckError, IdCardSimulator, load_deck
-
-
-@dataclass(frozen=True)
-class SimUrl:
-    """The parts of a ``sim://idcard`` URL."""
-
-    cards: str = "demo"
-    fault: str | None = None
-    baud: int | None = None
-    insert: str | None = None
-    control: str | None = None
-
-
-def parse_sim_url(url: str) -> SimUrl:
-    """Parse ``sim://idcard?...``; raises ValueError for anything else."""
-    parts = urlsplit(url)
-    if parts.scheme != "sim" or parts.netloc != "idcard":
-        raise ValueError(f"not an ID-card simulator URL: {url!r}")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    unknown = set(query) - {"cards", "fault", "baud", "insert", "control"}
-    if unknown:
-        raise ValueError(f"unknown sim:// parameters: {', '.join(sorted(unknown))}")
-    baud = int(query["baud"]) if "baud" in query else None
-    return SimUrl(query.get("cards", "demo"), query.get("fault"), baud, query.get("insert"),
-                  query.get("control"))
-
-
-def start_simulator(url: str, baud: int) -> IdCardSimulator:
-    """Start the simulator a ``sim://`` URL describes."""
-    spec = parse_sim_url(url)
-    try:
-        deck = load_deck(spec.cards)
-    except DeckError as exc:
-        raise DeviceNotReady(f"simulator deck: {exc}", detail="no_device") from None
-    sim = IdCardSimulator(deck, baud=spec.baud or baud, fault=spec.fault,
-                          control_path=spec.control)
-    if spec.insert:
-        sim.insert(spec.insert)
-    sim.start()
-    return sim
 
 
 class SerialTransport:

@@ -249,7 +249,7 @@ class PrivateCupsd:
             os.chmod(path, mode)
         if lp_gid >= 0:
             os.chown(self.root, 0, lp_gid)
-            os.chmod(self.root, 0o710)
+            os.chmod(self.root, 0o710)  # noqa: S103 - lp traverses to its spool, no one else
         else:
             os.chmod(self.root, 0o700)
         (self.root / "conf" / "cups-files.conf").write_text(_CUPS_FILES.format(

@@ -27,8 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from hardware.base import (
@@ -39,8 +38,8 @@ from hardware.base import (
     HardwareError,
     HealthLevel,
     HealthResult,
-    StatusListener,
 )
+from hardware.events import JobProgress
 from hardware.printer.config import PrinterConfig
 from hardware.printer.journal import (
     FINAL,
@@ -60,50 +59,38 @@ from hardware.printer.status import (
 )
 from hardware.printer.testpage import test_page_pdf
 from hardware.printer.transport import IPP_NOT_FOUND, CupsTransport, IppError
+from hardware.roles import OutcomeState, PrintOutcome
+
+if TYPE_CHECKING:  # the simulator is imported only where cups_server is sim://printer
+    from hardware.printer.simulator import PrinterSimulator
 
 log = logging.getLogger("hardware.printer")
 
-OutcomeState = Literal["completed", "aborted", "canceled", "timeout", "duplicate"]
+__all__ = ["CupsPrinter", "OutcomeState", "PrintOutcome"]
 _JOB_ATTRS = ["job-state", "job-state-reasons", "job-printer-state-message", "job-name",
               "job-printer-uri"]
 _PRINTER_ATTRS = ["printer-state", "printer-state-reasons", "printer-state-message",
                   "printer-is-accepting-jobs", "device-uri", "printer-make-and-model"]
-_RAM_DIR = "/dev/shm"  # where versions before streaming put the PDF for printFile
+_RAM_DIR = "/dev/shm"  # noqa: S108 - only swept: older versions put the PDF there
 _CHUNK = 64 * 1024
 _HTTP_CONTINUE = 100
 _JOB_HELD = 4
 
 
-@dataclass(frozen=True)
-class PrintOutcome:
-    """How a print request ended. ``duplicate``: the document was already printed."""
-
-    job_id: int | None
-    state: OutcomeState
-    elapsed_ms: float
-    message_key: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.state in ("completed", "duplicate")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "state": self.state,
-                "elapsed_ms": round(self.elapsed_ms, 1), "message_key": self.message_key}
-
-
 class CupsPrinter(Device):
-    """A CUPS queue as a kiosk device (name ``printer``).
+    """A CUPS queue as a :class:`~hardware.roles.Printer` (name ``printer``).
 
-    ``emulator`` and ``cupsd`` are set by the factory in the simulation profile; :meth:`close`
-    stops them.
+    Status changes and :class:`~hardware.events.JobProgress` go to the sink given to
+    :meth:`start`. A ``simulator`` (``cups_server: sim://printer``) is owned: :meth:`close`
+    stops it.
     """
 
     name = "printer"
 
     def __init__(self, cfg: PrinterConfig, *, server: str | None = None,
                  queue: str | None = None, state_dir: str | os.PathLike[str] | None = None,
-                 kiosk_id: str = "", clock: Callable[[], float] = time.monotonic) -> None:
+                 kiosk_id: str = "", clock: Callable[[], float] = time.monotonic,
+                 simulator: PrinterSimulator | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.queue = queue or cfg.queue
@@ -120,9 +107,8 @@ class CupsPrinter(Device):
         self._print_lock = threading.Lock()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self.emulator: Any = None  # PrinterEmulator in the simulation profile
-        self.cupsd: Any = None  # PrivateCupsd in the simulation profile
+        self.simulator = simulator
+        self._identity: dict[str, Any] = {}  # device-uri and model from the last refresh
         self._update(DeviceStatus.OFFLINE, queue=self.queue, reachable=False, paper="unknown",
                      reasons=[], jobs_pending=0, message_key=None)
         _remove_old_temp_documents()
@@ -163,6 +149,8 @@ class CupsPrinter(Device):
                 return self._last
         else:
             self._missing_since = None
+            self._identity = {"device_uri": attrs.get("device-uri"),
+                              "model": attrs.get("printer-make-and-model")}
         self._last = state
         self._update(state.status, reachable=reachable, jobs_pending=pending, flapping=False,
                      printer_state=int(attrs.get("printer-state", 0)) if attrs else 0,
@@ -199,10 +187,8 @@ class CupsPrinter(Device):
         suffix = f"/printers/{self.queue}"
         return sum(1 for j in jobs.values() if str(j.get("job-printer-uri", "")).endswith(suffix))
 
-    def start(self, listener: StatusListener | None = None) -> None:
-        """Poll status every ``poll_interval_s`` on a daemon thread; events go to listener."""
-        if listener is not None:
-            self._unsubscribe = self.subscribe(listener)
+    def _start(self) -> None:
+        """Poll status every ``poll_interval_s`` on a daemon thread."""
         self.refresh()
         self.purge_finished()
         if self._poller is None:
@@ -263,6 +249,7 @@ class CupsPrinter(Device):
                 log.error("print failed locally: %s", type(exc).__name__)
                 state, job_id, key = "aborted", None, "printer.journal_error"
         outcome = PrintOutcome(job_id, state, (time.monotonic() - t0) * 1000.0, key)
+        self.emit(JobProgress(job_id, state, key))
         self.count("prints" if outcome.state == "completed" else f"prints_{outcome.state}")
         log.info("print job %s: %s (%s) in %.0f ms", job_id, state, key, outcome.elapsed_ms)
         return outcome
@@ -291,6 +278,7 @@ class CupsPrinter(Device):
         if isinstance(job_id, str):
             return ("timeout" if job_id == "printer.timeout" else "aborted"), None, job_id
         self.journal.update(doc_key, "submitted", job_id)
+        self.emit(JobProgress(job_id, "submitted"))
         return self._follow(doc_key, job_id, end, cancel, resumed=False)
 
     def _resolve(self, entry: JournalEntry, end: float, cancel: threading.Event,
@@ -413,7 +401,8 @@ class CupsPrinter(Device):
                 self._purge(job_id)
                 if final == "completed":
                     return ("duplicate" if resumed else "completed"), job_id, None
-                return final, job_id, job_failure_key(final, attrs.get("job-state-reasons"))  # type: ignore[return-value]
+                failed: OutcomeState = "canceled" if final == "canceled" else "aborted"
+                return failed, job_id, job_failure_key(final, attrs.get("job-state-reasons"))
             if cancel.is_set() or time.monotonic() >= end:
                 return self._give_up(doc_key, job_id, attrs, canceled=cancel.is_set())
             if cancel.wait(min(interval, self._left(end))):
@@ -508,16 +497,11 @@ class CupsPrinter(Device):
         return {"paper": self.cfg.paper, "formats": ["application/pdf"], "duplicate_guard": True}
 
     def inventory(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"queue": self.queue, "server": self.transport.server}
-        try:
-            found: dict[str, Any] | None = self.transport.call(self._printer_attrs,
-                                                               self.cfg.probe_timeout_s)
-            attrs = found or {}
-            info["device_uri"] = attrs.get("device-uri")
-            info["model"] = attrs.get("printer-make-and-model")
-        except DeviceError:
-            pass
-        return info
+        """Queue, server, and the device URI and model CUPS gave at the last status poll
+        (no I/O here)."""
+        return {"queue": self.queue, "server": self.transport.server,
+                "device_uri": self._identity.get("device_uri"),
+                "model": self._identity.get("model"), "simulated": self.simulator is not None}
 
     def check_health(self, level: HealthLevel = HealthLevel.INTERNAL) -> HealthResult:
         if level is HealthLevel.INTERNAL:
@@ -537,19 +521,15 @@ class CupsPrinter(Device):
         if self._poller is not None:
             self._poller.join(5)
             self._poller = None
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         self.transport.close()
         self.journal.close()
-        for part in (self.cupsd, self.emulator):
-            stopper = getattr(part, "cleanup", None) or getattr(part, "stop", None)
-            if callable(stopper):
-                try:
-                    stopper()
-                except Exception:
-                    log.exception("stopping %s failed", type(part).__name__)
-        self.cupsd = self.emulator = None
+        if self.simulator is not None:
+            try:
+                self.simulator.close()
+            except Exception:  # closing the simulator must not stop the printer closing
+                log.exception("stopping the printer simulator failed")
+            self.simulator = None
+        super().close()
 
 
 def _incoming(attrs: dict[str, Any]) -> bool:

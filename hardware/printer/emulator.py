@@ -22,53 +22,53 @@ Clearing ``hang``/``paper_out`` resets the stalled connections (a power-cycled p
 the job in progress): a stalled job is never stored as printed. If the host is still writing,
 its write fails and CUPS aborts the job.
 
-Control from another process: pass ``control_port`` (0 picks a free port). The control socket
-on 127.0.0.1 takes one line per connection and answers one line:
+Control from another process goes through the printer simulator's control socket (JSON lines,
+:mod:`hardware.sim.control`; :mod:`hardware.printer.simulator` serves :meth:`control`)::
 
-* ``FAULT offline|hang|paper_out|none`` -> ``OK <fault>`` (or ``ERR <reason>``)
-* ``STATUS`` -> a JSON object ``{"fault": ..., "port": ..., "jobs": n, "partial": n}``
-
-:func:`control` is the client; ``kiosk sim printer --control-port C --set-fault F`` uses it.
+    {"op": "fault", "kind": "offline" | "hang" | "paper_out" | "none"}
+    {"op": "status"}  -> {"fault": ..., "port": ..., "jobs": n, "partial": n, "active": n}
+    {"op": "jobs", "wait_for": N, "timeout": S}  -> {"jobs": [PATH, ...], "partial": [...]}
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import selectors
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from kiosk.files import PRIVATE_FILE, private_dir
+from hardware.files import PRIVATE_FILE, private_dir
+from hardware.sim.control import ControlError, Reply
+from hardware.sim.url import FAULTS as ALL_FAULTS
 
 log = logging.getLogger("hardware.printer.emulator")
 
-FAULTS = ("offline", "hang", "paper_out")
+FAULTS = tuple(ALL_FAULTS["printer"])
+MAX_WAIT_S = 120.0  # the longest a "jobs" request may wait for jobs
 
 
 class PrinterEmulator:
     """An AppSocket printer on 127.0.0.1 that spools every job to a file."""
 
     def __init__(self, spool_dir: str | os.PathLike[str], port: int = 0, *,
-                 host: str = "127.0.0.1", control_port: int | None = None,
-                 fault: str | None = None, paper_out_after: int = 64) -> None:
+                 host: str = "127.0.0.1", fault: str | None = None,
+                 paper_out_after: int = 64) -> None:
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
         self.spool_dir = Path(spool_dir)
         self.host = host
         self._port = port
-        self._control_port = control_port
         self.paper_out_after = paper_out_after
         self._fault = fault
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
-        self._control: socket.socket | None = None
         self._selector: selectors.BaseSelector | None = None
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
@@ -83,10 +83,6 @@ class PrinterEmulator:
     @property
     def port(self) -> int:
         return self._port
-
-    @property
-    def control_port(self) -> int | None:
-        return self._control_port
 
     @property
     def fault(self) -> str | None:
@@ -104,11 +100,6 @@ class PrinterEmulator:
             self._open_listener()
         elif self._port == 0:
             raise ValueError("an emulator starting offline needs a fixed port")
-        if self._control_port is not None:
-            ctl = _bind(self.host, self._control_port)
-            self._control_port = ctl.getsockname()[1]
-            self._control = ctl
-            self._selector.register(ctl, selectors.EVENT_READ, "control")
         self._thread = threading.Thread(target=self._serve, name="printer-emulator", daemon=True)
         self._thread.start()
         return self
@@ -130,10 +121,10 @@ class PrinterEmulator:
                 conn.shutdown(socket.SHUT_RD)
         for worker in workers:
             worker.join(5)
-        for sock in (self._listener, self._control, self._wake_r, self._wake_w):
+        for sock in (self._listener, self._wake_r, self._wake_w):
             if sock is not None:
                 sock.close()
-        self._listener = self._control = self._wake_r = self._wake_w = None
+        self._listener = self._wake_r = self._wake_w = None
         if self._selector is not None:
             self._selector.close()
             self._selector = None
@@ -190,13 +181,11 @@ class PrinterEmulator:
         sock = _bind(self.host, self._port)
         self._port = sock.getsockname()[1]
         self._listener = sock
-        assert self._selector is not None
-        self._selector.register(sock, selectors.EVENT_READ, "print")
+        self._started().register(sock, selectors.EVENT_READ, "print")
 
     def _close_listener(self) -> None:
         if self._listener is not None:
-            assert self._selector is not None
-            self._selector.unregister(self._listener)
+            self._started().unregister(self._listener)
             self._listener.close()
             self._listener = None
 
@@ -216,23 +205,29 @@ class PrinterEmulator:
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"x")
 
+    def _started(self) -> selectors.BaseSelector:
+        if self._selector is None:
+            raise RuntimeError("the emulator is not started")
+        return self._selector
+
     def _serve(self) -> None:
-        assert self._selector is not None
+        selector = self._started()
         while not self._stop.is_set():
             self._apply_listener()
-            for key, _ in self._selector.select(timeout=None):
-                if key.data == "wake":
+            for key, _ in selector.select(timeout=None):
+                wake = self._wake_r
+                if key.data == "wake" and wake is not None:
                     with contextlib.suppress(BlockingIOError):
-                        self._wake_r.recv(512)  # type: ignore[union-attr]
+                        wake.recv(512)
                 elif key.data == "print" and self._listener is not None:
                     self._accept_job()
-                elif key.data == "control" and self._control is not None:
-                    self._accept_control()
 
     def _accept_job(self) -> None:
-        assert self._listener is not None
+        listener = self._listener
+        if listener is None:
+            return
         try:
-            conn, _ = self._listener.accept()
+            conn, _ = listener.accept()
         except OSError:
             return
         with self._cond:
@@ -301,39 +296,25 @@ class PrinterEmulator:
         with self._cond:
             self._cond.notify_all()
 
-    def _accept_control(self) -> None:
-        assert self._control is not None
-        try:
-            conn, _ = self._control.accept()
-        except OSError:
-            return
-        with conn:
-            conn.settimeout(2)
-            try:
-                line = conn.makefile("rb").readline(256).decode("ascii", "replace").strip()
-                conn.sendall((self._command(line) + "\n").encode())
-            except OSError:
-                return
-
-    def _command(self, line: str) -> str:
-        words = line.split()
-        if words[:1] == ["STATUS"]:
-            return json.dumps(self.status())
-        if words[:1] == ["FAULT"] and len(words) == 2:
-            fault = None if words[1].lower() == "none" else words[1]
-            try:
-                self.set_fault(fault)
-            except ValueError as exc:
-                return f"ERR {exc}"
-            return f"OK {words[1]}"
-        return "ERR unknown command"
-
-
-def control(port: int, command: str, timeout: float = 2.0, host: str = "127.0.0.1") -> str:
-    """Send one control command to a running emulator and return its one-line answer."""
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(command.strip().encode("ascii") + b"\n")
-        return sock.makefile("rb").readline(4096).decode("utf-8").strip()
+    # -- control ------------------------------------------------------------------------
+    def control(self, op: str, request: Mapping[str, Any]) -> Reply:
+        """One control request (see the module doc) -> its reply fields."""
+        if op == "fault":
+            kind = str(request["kind"])
+            if kind != "none" and kind not in FAULTS:
+                raise ControlError("unknown_fault", f"printer faults: {', '.join(FAULTS)}")
+            self.set_fault(None if kind == "none" else kind)
+            return {"fault": self._fault}
+        if op == "status":
+            return dict(self.status())
+        if op == "jobs":
+            wanted = int(request.get("wait_for", 0))
+            timeout = min(float(request.get("timeout", 0.0)), MAX_WAIT_S)
+            if wanted:
+                self.wait_for_jobs(wanted, timeout)
+            return {"jobs": [str(p) for p in self.jobs()],
+                    "partial": [str(p) for p in self.partial_jobs()]}
+        raise ControlError("unknown_op", f"printer ops: fault, status, jobs (not {op!r})")
 
 
 def _bind(host: str, port: int) -> socket.socket:

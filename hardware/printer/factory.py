@@ -1,47 +1,40 @@
-"""Build the printer adapter from the kiosk configuration.
+"""Build the printer from its config section and the device context.
 
-In the simulation profile, when the configured CUPS server has no queue ``printer.queue``,
-the factory starts a :class:`PrinterEmulator` (spool in ``var_dir/printer-spool``) and a
-:class:`PrivateCupsd` with a raw queue in front of it, and hands both to the adapter as
-``printer.emulator`` / ``printer.cupsd`` (stopped by ``printer.close()``).
+``cups_server`` names the CUPS server (``None``: the system's default), or ``sim://printer?...``
+for the printer simulator: an AppSocket emulator (spool in ``<var_dir>/printer-spool``) behind
+a private cupsd with a raw queue named ``queue``. The printer then owns the simulator
+(``printer.close()`` stops it) and its control socket is recorded in ``ctx.sims`` under
+``printer``. Simulation is a config choice, the same for every device, not a profile check.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from hardware.base import DeviceNotReady
+from hardware.context import DeviceContext
 from hardware.printer.config import PrinterConfig
-from hardware.printer.cupsd import CupsdError, PrivateCupsd
 from hardware.printer.driver import CupsPrinter
-from hardware.printer.emulator import PrinterEmulator
-from kiosk.config.schema import KioskConfig
+from hardware.sim.kit import open_url
+from hardware.sim.url import is_sim_url
 
 
-def create(cfg: KioskConfig) -> CupsPrinter:
-    pcfg = cfg.printer
-    printer = CupsPrinter(pcfg, kiosk_id=cfg.kiosk.id)
-    if cfg.profile != "simulation" or pcfg.queue in printer.discover():
+def create(section: PrinterConfig, ctx: DeviceContext | None = None) -> CupsPrinter:
+    """The printer on its queue, status refreshed once (not started: ``start(sink)`` polls)."""
+    ctx = ctx or DeviceContext()
+    server = section.cups_server or ""
+    if not is_sim_url(server):
+        printer = CupsPrinter(section, kiosk_id=ctx.kiosk_id)
         printer.refresh()
         return printer
-    printer.close()
-    return simulated(pcfg, Path(cfg.var_dir), kiosk_id=cfg.kiosk.id)
+    url = open_url(server, "printer", allowed=ctx.allow_simulation)
+    from hardware.printer.simulator import PrinterSimulator
 
-
-def simulated(pcfg: PrinterConfig, var_dir: Path, *, kiosk_id: str = "") -> CupsPrinter:
-    """An emulator + private cupsd + raw queue, and the adapter on them."""
-    emulator = PrinterEmulator(var_dir / "printer-spool", pcfg.emulator_port or 0,
-                               control_port=0)
-    emulator.start()
-    cupsd = PrivateCupsd()
+    sim = PrinterSimulator.from_url(
+        url, queue=section.queue, spool=ctx.var_dir / "printer-spool",
+        control_path=ctx.sims.control_path("printer", url["control"]))
     try:
-        cupsd.start()
-        cupsd.add_raw_queue(pcfg.queue, f"socket://127.0.0.1:{emulator.port}")
-    except CupsdError as exc:
-        cupsd.cleanup()
-        emulator.stop()
-        raise DeviceNotReady(f"simulated printer: {exc}", detail="cupsd") from exc
-    printer = CupsPrinter(pcfg, server=cupsd.server, kiosk_id=kiosk_id)
-    printer.emulator, printer.cupsd = emulator, cupsd
+        printer = CupsPrinter(section, server=sim.server, kiosk_id=ctx.kiosk_id, simulator=sim)
+    except BaseException:
+        sim.close()
+        raise
+    ctx.sims.record("printer", sim)
     printer.refresh()
     return printer

@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from kiosk.files import private_dir, private_file
+from hardware.files import private_dir, private_file
 
 FINAL_PRINTED = "completed"
 RETRYABLE = frozenset({"aborted", "canceled", "failed"})

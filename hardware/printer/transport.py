@@ -89,7 +89,7 @@ class _Worker:
             except DeviceNotReady as exc:  # raised by ``fn`` itself: the connection is suspect
                 conn = None
                 fut.set_exception(exc)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            except BaseException as exc:  # handed to the caller, whatever it is
                 fut.set_exception(exc)
 
 

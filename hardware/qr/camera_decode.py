@@ -11,8 +11,9 @@ Attempts, stopping at the first that yields a code:
 Steps 1-2 need zxing-cpp (``primary="zxing"``, the default); with ``primary=None`` or
 without the package the decoder is pyzbar alone (steps 3-4).
 
-A :class:`CameraQrWatcher` runs this on a worker thread over frames from any callable and
-emits :class:`~hardware.qr.events.CodeScanned` (source ``camera``), so the UI never waits.
+A :class:`CameraQrWatcher` runs this on a worker thread over frames from any callable (for
+a :class:`~hardware.roles.Camera`, :func:`preview_frames`) and delivers
+:class:`~hardware.events.CodeScanned` (source ``camera``) to its sink, so the UI never waits.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ import numpy as np
 import numpy.typing as npt
 from pyzbar import pyzbar
 
-from hardware.qr.events import CodeScanned
+from hardware.base import EventSink
+from hardware.events import CodeScanned
 from hardware.qr.protocol import Deduplicator, PayloadRejected, sanitise
+from hardware.roles import Camera
 
 log = logging.getLogger("hardware.qr.camera")
 
@@ -148,19 +151,44 @@ def _threshold(gray: Image, block: int) -> Image:
 FrameSource = Callable[[], "Image | None"]
 
 
+def preview_frames(camera: Camera, active: Callable[[], bool], *,
+                   min_interval_s: float = 0.25) -> FrameSource:
+    """A frame source over ``camera.preview()``: a copy of each new frame, at most one per
+    ``min_interval_s`` (4 a second find a code held still), and only while ``active()``
+    (nobody needs a code now, or the camera is busy with faces)."""
+    last_seq, last_at = -1, 0.0
+
+    def source() -> Image | None:
+        nonlocal last_seq, last_at
+        if not active():
+            return None
+        now = time.monotonic()
+        if now - last_at < min_interval_s:
+            return None
+        preview = camera.preview()
+        if preview is None or preview.seq == last_seq:
+            return None
+        last_seq, last_at = preview.seq, now
+        frame: Image = preview.frame.copy()
+        return frame
+
+    return source
+
+
 class CameraQrWatcher:
-    """Decode frames from ``source`` on a worker thread and emit ``CodeScanned(source=camera)``.
+    """Decode frames from ``source`` on a worker thread; ``CodeScanned(source=camera)`` goes
+    to the sink given to :meth:`start`.
 
     ``source`` returns the latest frame or ``None`` (no new frame). Repeats of the same code
     within ``dedup_window_s`` are dropped. ``roi`` limits decoding to a part of the frame
     (for instance the marked "hold your code here" area).
     """
 
-    def __init__(self, source: FrameSource, emit: Callable[[Any], None], *,
-                 decoder: FrameDecoder | None = None, roi: Roi | None = None,
-                 dedup_window_s: float = 2.0, interval_s: float = 0.05) -> None:
+    def __init__(self, source: FrameSource, *, decoder: FrameDecoder | None = None,
+                 roi: Roi | None = None, dedup_window_s: float = 2.0,
+                 interval_s: float = 0.05) -> None:
         self.source = source
-        self.emit = emit
+        self._sink: EventSink | None = None
         self.decoder = decoder or FrameDecoder()
         self.roi = roi
         self.interval_s = interval_s
@@ -169,17 +197,19 @@ class CameraQrWatcher:
         self._thread: threading.Thread | None = None
         self.frames = 0
 
-    def start(self) -> None:
+    def start(self, sink: EventSink) -> None:
         if self._thread is None:
+            self._sink = sink
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="qr-camera", daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
+    def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=3)
             self._thread = None
+        self._sink = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -193,8 +223,9 @@ class CameraQrWatcher:
                 continue
             self.frames += 1
             for code in self.decoder.decode(frame, self.roi):
-                if self._dedup.accept(code.data, time.monotonic()):
+                sink = self._sink
+                if sink is not None and self._dedup.accept(code.data, time.monotonic()):
                     try:
-                        self.emit(CodeScanned(code.data, "camera"))
+                        sink(CodeScanned(code.data, "camera"))
                     except Exception:
                         log.exception("qr event listener failed")

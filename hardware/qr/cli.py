@@ -1,7 +1,8 @@
-"""QR commands: ``kiosk diag qr decode|listen``, ``kiosk sim qr``, ``kiosk sim identity-code``.
+"""QR commands: ``kiosk diag qr decode|listen`` and ``kiosk sim qr``.
 
 Technician commands print the scanned text on request (that is their purpose); nothing is
-logged or written to disk apart from an explicitly requested PNG.
+logged or written to disk. (``kiosk sim identity-code``, the demo's phone, is the platform's:
+:mod:`kiosk.demo.cli`.)
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
+from hardware.cli_site import site_or_defaults
 from hardware.diag_output import printable, to_json
-
-DEFAULT_KEY = "var/secrets/platform-signing.key"
 
 
 @click.group("qr")
@@ -82,12 +81,22 @@ def listen(port: str, suffix: str, baud: int, trigger: bool, dedup_s: float, cou
     JSON lines: {"event": "code_scanned", "data": TEXT, "source": "serial", "at": UNIX}
     or {"event": "scan_rejected", "reason": R, "at": UNIX}; connection changes go to stderr.
     """
-    from hardware.qr.events import CodeScanned, ScanRejected
-    from hardware.qr.scanner import SerialQrScanner
+    from hardware.base import DeviceError
+    from hardware.events import CodeScanned, ScanRejected
+    from hardware.qr.config import QrConfig
+    from hardware.qr.factory import create
+    from hardware.sim.url import SimUrlError
 
     events: queue.Queue[Any] = queue.Queue()
-    scanner = SerialQrScanner(port, baud=baud, suffix=suffix, trigger=trigger,
-                              dedup_window_s=dedup_s)
+    section = QrConfig.model_validate({"port": port, "baud": baud, "suffix": suffix,
+                                       "trigger": trigger, "dedup_window_s": dedup_s})
+    site = site_or_defaults()
+    try:
+        scanner = create(section, site.context)
+    except (DeviceError, SimUrlError) as exc:
+        site.context.sims.close()
+        click.echo(f"cannot open the scanner: {exc}", err=True)
+        sys.exit(2)
     scanner.subscribe(lambda ch: click.echo(f"status: {ch.status.value}", err=True))
     scanner.start(events.put)
     stop = _stop_on_signals()
@@ -117,6 +126,7 @@ def listen(port: str, suffix: str, baud: int, trigger: bool, dedup_s: float, cou
                 break
     finally:
         scanner.close()
+        site.context.sims.close()
 
 
 def _stop_on_signals() -> threading.Event:
@@ -130,64 +140,26 @@ def _stop_on_signals() -> threading.Event:
 @click.command("qr")
 @click.option("--suffix", type=click.Choice(["cr", "crlf"]), default="cr", show_default=True)
 @click.option("--trigger", is_flag=True, help="only scan while triggered (16 54 0D)")
-def sim(suffix: str, trigger: bool) -> None:
+@click.option("--control", "control_path", help="control socket path (default: a temp dir)")
+def sim(suffix: str, trigger: bool, control_path: str | None) -> None:
     """Run a QR scanner simulator; prints the pty path it serves on the first line.
 
-    Stderr names the stable link and the control socket (see hardware.qr.simulator). Lines on
-    stdin are commands too: "scan TEXT", or a fault name (partial, garbage, noise, oversized,
-    unplug, replug). Stops on SIGINT/SIGTERM.
+    Stderr names the stable link and the control socket (JSON lines; ``kiosk sim ctl SOCKET
+    scan text=...``, see hardware/sim/README.md). Stops on SIGINT/SIGTERM.
     """
-    from hardware.qr.simulator import FAULTS, QrScannerSimulator
+    from hardware.qr.simulator import QrScannerSimulator
 
-    simulator = QrScannerSimulator(suffix, trigger=trigger).start()
+    registry = site_or_defaults().context.sims
+    simulator = QrScannerSimulator(suffix, trigger=trigger,
+                                   control_path=registry.control_path("qr", control_path))
+    simulator.start()
     stop = _stop_on_signals()
     click.echo(simulator.pty_path)
     click.echo(f"link: {simulator.link_path}", err=True)
     click.echo(f"control: {simulator.control_path}", err=True)
     sys.stdout.flush()
-
-    def read_stdin() -> None:
-        for line in sys.stdin:
-            cmd, _, arg = line.strip().partition(" ")
-            try:
-                if cmd == "scan":
-                    simulator.scan(arg)
-                elif cmd in FAULTS:
-                    simulator.fault(cmd)
-                elif cmd:
-                    click.echo(f"unknown command {cmd!r}", err=True)
-            except OSError as exc:
-                click.echo(f"{cmd}: {exc}", err=True)
-
-    threading.Thread(target=read_stdin, daemon=True).start()
     try:
-        while not stop.wait(0.2):
-            pass
+        stop.wait()
     finally:
         simulator.close()
-
-
-@click.command("identity-code")
-@click.option("--holder", required=True, help="platform holder reference (not an ID number)")
-@click.option("--png", type=click.Path(dir_okay=False), help="also write the code as a PNG")
-@click.option("--key", "key_path", default=DEFAULT_KEY, show_default=True,
-              help="platform signing key (created, mode 0600, if missing)")
-@click.option("--issuer", default=None, help="issuer id (default: the reference platform)")
-@click.option("--ttl", type=click.IntRange(1, 60), default=60, show_default=True)
-@click.option("--purpose", default="identity", show_default=True)
-def sim_identity_code(holder: str, png: str | None, key_path: str, issuer: str | None,
-                      ttl: int, purpose: str) -> None:
-    """Print a valid dynamic identity code (the demo's phone), optionally as a PNG."""
-    from kiosk.identity.codes import DEFAULT_ISSUER, issue_code, load_or_create_signing_key
-
-    try:
-        key = load_or_create_signing_key(key_path)
-        code = issue_code(key, issuer or DEFAULT_ISSUER, holder, time.time(), ttl, purpose)
-    except (ValueError, OSError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(code)
-    if png:
-        import segno
-
-        Path(png).parent.mkdir(parents=True, exist_ok=True)
-        segno.make(code, error="m", micro=False).save(png, scale=6, border=4)
+        registry.close()

@@ -12,13 +12,20 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import serial
 
-from hardware.base import Deadline, Device, DeviceNotReady, DeviceStatus, HealthLevel, HealthResult
-from hardware.qr.events import CodeScanned, ScanRejected
+from hardware.base import (
+    Deadline,
+    Device,
+    DeviceEvent,
+    DeviceNotReady,
+    DeviceStatus,
+    HealthLevel,
+    HealthResult,
+)
+from hardware.events import CodeScanned, ScanRejected
 from hardware.qr.protocol import (
     TRIGGER_START,
     TRIGGER_STOP,
@@ -28,35 +35,34 @@ from hardware.qr.protocol import (
     PayloadRejected,
     sanitise,
 )
-from hardware.qr.simulator import QrScannerSimulator
+
+if TYPE_CHECKING:  # the simulator is imported only where a sim:// port asks for it
+    from hardware.qr.simulator import QrScannerSimulator
 
 log = logging.getLogger("hardware.qr")
 
 DRIVER_VERSION = "1.0"
-Emit = Callable[[Any], None]
 
 
 class SerialQrScanner(Device):
-    """A CR/CRLF-suffix serial QR scanner (device path, or ``sim://qr?...`` for a simulator).
+    """A CR/CRLF-suffix serial QR scanner on ``path`` (a device, or a simulator's pty link).
 
-    ``start(emit)`` runs the reader thread; ``read_code(deadline)`` waits for one scan
-    (pulling the trigger first when trigger mode is on); ``close()`` stops everything.
+    ``start(sink)`` runs the reader thread (CodeScanned / ScanRejected to the sink);
+    ``read_code(deadline)`` waits for one scan (pulling the trigger first when trigger mode
+    is on); ``close()`` stops everything, including the ``simulator`` it owns, if any.
     """
 
     name = "qr"
 
-    def __init__(self, port: str, *, baud: int = 9600, suffix: str = "cr",
+    def __init__(self, path: str, *, baud: int = 9600, suffix: str = "cr",
                  trigger: bool = False, dedup_window_s: float = 2.0, max_len: int = 512,
-                 reconnect_s: float = 0.3, read_timeout_s: float = 0.1) -> None:
+                 reconnect_s: float = 0.3, read_timeout_s: float = 0.1,
+                 simulator: QrScannerSimulator | None = None,
+                 port_label: str | None = None) -> None:
         super().__init__()
-        self.simulator: QrScannerSimulator | None = None
-        if port.startswith("sim://"):
-            self.simulator = QrScannerSimulator.from_url(port, suffix).start()
-            suffix = self.simulator.suffix
-            self.path = self.simulator.link_path
-        else:
-            self.path = port
-        self.port_label = port
+        self.simulator = simulator  # owned: closed by close()
+        self.path = path
+        self.port_label = port_label or path
         self.baud = baud
         self.suffix = suffix
         self.trigger = trigger
@@ -69,17 +75,15 @@ class SerialQrScanner(Device):
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._emit: Emit | None = None
         self._scans = threading.Condition()
         self._last_scan: tuple[int, str] = (0, "")
         self._connected = threading.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self, emit: Emit) -> None:
-        """Start the reader thread; events go to ``emit`` (called on that thread)."""
+    def _start(self) -> None:
+        """Start the reader thread; events go to the sink (called on that thread)."""
         if self._thread is not None:
             return
-        self._emit = emit
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="qr-reader", daemon=True)
         self._thread.start()
@@ -94,6 +98,7 @@ class SerialQrScanner(Device):
             self.simulator.close()
             self.simulator = None
         self._update(DeviceStatus.OFFLINE, connected=False)
+        super().close()
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
@@ -190,13 +195,8 @@ class SerialQrScanner(Device):
         if self._dedup.accept(f"\x00reject:{reason}", now):  # one per window in a burst
             self._deliver(ScanRejected(reason))
 
-    def _deliver(self, event: object) -> None:
-        if self._emit is None:
-            return
-        try:
-            self._emit(event)
-        except Exception:  # a listener's bug must not kill the reader
-            log.exception("qr event listener failed")
+    def _deliver(self, event: DeviceEvent) -> None:
+        self.emit(event)  # a sink's bug is logged there and never kills the reader
 
     # -- waits ----------------------------------------------------------------------------
     def read_code(self, deadline: Deadline) -> str:

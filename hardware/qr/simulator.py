@@ -5,39 +5,35 @@ an unplug closes the pty (the slave path disappears) and a replug opens a new on
 should open the stable symlink :attr:`QrScannerSimulator.link_path`, which always points at
 the current slave, as a udev rule would for a real scanner.
 
-Control channel (for another process, e.g. a test or the demo's "phone"): a Unix stream
-socket at :attr:`control_path`. Send one JSON object per line, get one JSON line back::
+``sim://qr?...`` opens one (:meth:`QrScannerSimulator.from_url`). Control (the demo's
+"phone", tests) goes through the control socket, JSON lines (:mod:`hardware.sim.control`)::
 
     {"op": "scan", "text": "GZID1...."}        -> {"ok": true, "sent": true}
     {"op": "raw", "hex": "16540d"}              -> {"ok": true}
-    {"op": "fault", "kind": "partial"}          kinds: partial, garbage, noise, oversized,
-                                                       unplug, replug
+    {"op": "fault", "kind": "partial"}          kinds: hardware.sim.url.FAULTS["qr"]
     {"op": "status"}                            -> {"ok": true, "pty": ..., "armed": ...,
                                                     "plugged": ..., "commands": [...]}
-
-Example: ``printf '{"op":"scan","text":"hello"}\\n' | socat - UNIX-CONNECT:/tmp/qr-sim-x/ctl``
-or :func:`send_control` from Python.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import random
 import select
-import socket
 import tempfile
 import threading
 import tty
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 from hardware.qr.protocol import TERMINATORS, parse_command
+from hardware.sim.control import ControlError, ControlServer, Reply
+from hardware.sim.url import FAULTS as ALL_FAULTS
+from hardware.sim.url import SimUrl
 
-MAX_CONTROL_LINE = 65536  # bytes of one control request (a scan's hex fits easily)
-FAULTS = ("partial", "garbage", "noise", "oversized", "unplug", "replug")
+FAULTS = tuple(ALL_FAULTS["qr"])
 
 
 class QrScannerSimulator:
@@ -48,7 +44,7 @@ class QrScannerSimulator:
     """
 
     def __init__(self, suffix: str = "cr", *, trigger: bool = False, seed: int = 0,
-                 control: bool = True) -> None:
+                 control_path: str | None = None) -> None:
         if suffix not in TERMINATORS:
             raise ValueError(f"suffix must be one of {sorted(TERMINATORS)}")
         self.suffix = suffix
@@ -57,39 +53,33 @@ class QrScannerSimulator:
         self.armed = not trigger
         self.commands: list[str] = []
         self.command_event = threading.Condition()
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - line noise, not a secret
         self._dir = Path(tempfile.mkdtemp(prefix="qr-sim-"))
         self.link_path = str(self._dir / "tty")
-        self.control_path = str(self._dir / "ctl") if control else None
+        self.control_path = control_path
         self._lock = threading.RLock()
         self._master: int | None = None
         self._slave: int | None = None
         self.pty_path = ""
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._server: socket.socket | None = None
+        self._server: ControlServer | None = None
 
     @classmethod
-    def from_url(cls, url: str, default_suffix: str = "cr") -> QrScannerSimulator:
-        """``sim://qr?suffix=crlf&trigger=1&seed=3`` (all parameters optional)."""
-        parsed = urlparse(url)
-        if parsed.scheme != "sim" or parsed.netloc != "qr":
-            raise ValueError(f"not a QR simulator URL: {url!r}")
-        q = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        return cls(q.get("suffix", default_suffix), trigger=q.get("trigger", "0") in ("1", "true"),
-                   seed=int(q.get("seed", "0")))
+    def from_url(cls, url: SimUrl, *, suffix: str, control_path: str | None
+                 ) -> QrScannerSimulator:
+        """Start the simulator ``sim://qr?suffix=crlf&trigger=1&seed=3`` describes (the
+        URL's suffix wins over ``suffix``, the configured one)."""
+        return cls(url["suffix"] or suffix, trigger=url["trigger"], seed=url["seed"],
+                   control_path=control_path).start()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> QrScannerSimulator:
         self._plug()
         self._spawn(self._command_loop)
         if self.control_path:
-            srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            srv.bind(self.control_path)
-            srv.listen(4)
-            srv.settimeout(0.2)
-            self._server = srv
-            self._spawn(self._control_loop)
+            self._server = ControlServer(self.control_path, self.control, name="qr-sim")
+            self._server.start()
         return self
 
     def _spawn(self, target: Any) -> None:
@@ -103,11 +93,10 @@ class QrScannerSimulator:
             t.join(timeout=2)
         if self._server is not None:
             self._server.close()
+            self._server = None
         self._unplug()
-        for p in (self.link_path, self.control_path):
-            if p:
-                with contextlib.suppress(OSError):
-                    os.unlink(p)
+        with contextlib.suppress(OSError):
+            os.unlink(self.link_path)
         with contextlib.suppress(OSError):
             self._dir.rmdir()
 
@@ -214,64 +203,29 @@ class QrScannerSimulator:
                         self.armed = cmd == "start"
                 self.command_event.notify_all()
 
-    def _control_loop(self) -> None:
-        assert self._server is not None
-        while not self._stop.is_set():
+    # -- control ------------------------------------------------------------------------
+    def control(self, op: str, request: Mapping[str, Any]) -> Reply:
+        """One control request (see the module doc) -> its reply fields."""
+        if op == "scan":
             try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn, conn.makefile("rwb") as fh:
-                conn.settimeout(5)
-                with contextlib.suppress(OSError):
-                    self._serve_control(fh)
-
-    def _serve_control(self, fh: Any) -> None:
-        """Answer request lines until EOF; a line over :data:`MAX_CONTROL_LINE` bytes gets an
-        error reply and ends the connection (nothing is buffered without limit)."""
-        while True:
-            line = fh.readline(MAX_CONTROL_LINE + 1)
-            if not line:
-                return
-            if len(line) > MAX_CONTROL_LINE:
-                reply: dict[str, Any] = {"ok": False, "error": "line_too_long"}
-            else:
-                reply = self.handle_control(line)
-            fh.write(json.dumps(reply).encode() + b"\n")
-            fh.flush()
-            if not reply.get("ok") and reply.get("error") == "line_too_long":
-                return
-
-    def handle_control(self, line: bytes) -> dict[str, Any]:
-        """One control request (a JSON object) -> its JSON reply; never raises."""
-        try:
-            req = json.loads(line)
-            op = req.get("op")
-            if op == "scan":
-                return {"ok": True, "sent": self.scan(str(req["text"]))}
-            if op == "raw":
-                self.write_raw(bytes.fromhex(str(req["hex"])))
-                return {"ok": True}
-            if op == "fault":
-                self.fault(str(req["kind"]))
-                return {"ok": True}
-            if op == "status":
-                return {"ok": True, "pty": self.pty_path, "link": self.link_path,
-                        "plugged": self.plugged, "armed": self.armed,
-                        "commands": list(self.commands)}
-            return {"ok": False, "error": f"unknown op {op!r}"}
-        except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-            return {"ok": False, "error": type(exc).__name__}
-
-
-def send_control(control_path: str, request: dict[str, Any], timeout: float = 5.0) -> Any:
-    """Send one request to a simulator's control socket (from any process); return the reply."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.connect(control_path)
-        with s.makefile("rwb") as fh:
-            fh.write(json.dumps(request).encode() + b"\n")
-            fh.flush()
-            return json.loads(fh.readline())
+                return {"sent": self.scan(str(request["text"]))}
+            except OSError as exc:
+                raise ControlError("unplugged", str(exc)) from None
+        if op == "raw":
+            self.write_raw(bytes.fromhex(str(request["hex"])))
+            return {}
+        if op == "fault":
+            kind = str(request["kind"])
+            if kind == "none":
+                return {}  # the scanner's faults happen once: nothing stays armed
+            if kind not in FAULTS:
+                raise ControlError("unknown_fault", f"qr faults: {', '.join(FAULTS)}")
+            try:
+                self.fault(kind)
+            except OSError as exc:
+                raise ControlError("unplugged", str(exc)) from None
+            return {}
+        if op == "status":
+            return {"pty": self.pty_path, "link": self.link_path, "plugged": self.plugged,
+                    "armed": self.armed, "commands": list(self.commands)}
+        raise ControlError("unknown_op", f"qr ops: scan, raw, fault, status (not {op!r})")

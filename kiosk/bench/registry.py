@@ -3,9 +3,10 @@ with a note, since a benchmark appears when the work it measures lands."""
 
 MODULES = (
     "kiosk.bench.startup",
-    "hardware.idcard.bench",
-    "hardware.printer.bench",
-    "hardware.qr.bench",
-    "hardware.camera.bench",
+    "screens.bench",
+    "kiosk.bench.idcard",
+    "kiosk.bench.printer",
+    "kiosk.bench.qr",
+    "kiosk.bench.face",
     "kiosk.backend.bench",
 )

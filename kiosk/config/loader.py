@@ -1,10 +1,11 @@
-"""Layered loading: defaults, profile, site file, environment (``KIOSK__A__B=value``)."""
+"""Layered loading: defaults, profile, site file, fleet overlays (signed bundles: fleet, group,
+kiosk), environment (``KIOSK__A__B=value``)."""
 
 from __future__ import annotations
 
 import os
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +16,9 @@ from hardware.diag_output import printable
 from kiosk.config import policy, safe_yaml
 from kiosk.config.schema import KioskConfig
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+# config/ (default.yaml, profiles/, demo/), reached through the kiosk/defaults link so that
+# the wheel ships it as package data
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "defaults"
 ENV_PREFIX = "KIOSK__"
 MAX_PROBLEMS = 20
 MAX_PROBLEM_CHARS = 300
@@ -130,8 +133,10 @@ def load_config(
     profile: str | None = None,
     environ: Mapping[str, str] | None = None,
     config_dir: Path = CONFIG_DIR,
+    overlays: Sequence[Mapping[str, Any]] = (),
 ) -> KioskConfig:
-    """Load ``default.yaml``, then the profile, then ``path``, then the environment."""
+    """Load ``default.yaml``, then the profile, then ``path``, then each of ``overlays`` in
+    order (the fleet's bundles: fleet, group, kiosk), then the environment."""
     environ = os.environ if environ is None else environ
     data = read_yaml(config_dir / "default.yaml")
     site: dict[str, Any] = read_yaml(Path(path)) if path else {}
@@ -143,6 +148,8 @@ def load_config(
             raise ConfigError("profile", [f"profile: unknown profile {chosen!r} (known: {known})"])
         data = deep_merge(data, read_yaml(profile_file))
     data = deep_merge(data, site)
+    for overlay in overlays:
+        data = deep_merge(data, overlay)
     data = deep_merge(data, env_overrides(environ))
     if chosen:
         data["profile"] = chosen

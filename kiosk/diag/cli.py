@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from hardware.base import HealthLevel
 from hardware.diag_output import printable, to_json
 from kiosk.backend.outbox.queue import OutboxStats
 from kiosk.config.schema import KioskConfig
+from kiosk.devices import Devices
 from kiosk.diag.access import (
     DEFAULT_ISSUER,
     MAX_ISSUE_TTL_S,
@@ -51,14 +53,46 @@ DeviceProvider = Callable[[KioskConfig], contextlib.AbstractContextManager[Devic
 
 
 @contextlib.contextmanager
-def _devices_not_wired(cfg: KioskConfig) -> Iterator[DeviceSet]:
-    """Until the device container (issue 12) is wired here, no device is opened."""
-    yield DeviceSet((), {n: "device not opened by diagnostics yet (device container not "
-                        "wired)" for n in ("idcard", "qr", "camera", "printer")})
+def _configured_devices(cfg: KioskConfig) -> Iterator[DeviceSet]:
+    """The configured devices, opened through the one composition root (simulators too in
+    the simulation profile) and closed afterwards; a device that cannot be opened is named
+    with its reason. (On a running kiosk the devices are the kiosk's: stop it first, or run
+    the report from the maintenance screen.)"""
+    from kiosk.compose import opened_devices
+
+    with opened_devices(cfg) as devices:
+        _start_and_settle(devices, cfg.service.internal_check_s)
+        found: list[Diagnosable] = []
+        missing: dict[str, str] = {}
+        for name, slot in devices.items():
+            if slot.device is None:
+                missing[name] = slot.reason or "device_unavailable"
+            else:
+                found.append(slot.device)
+        yield DeviceSet(found, missing)
 
 
-# the lead sets this to open the kiosk's devices through the one composition root
-device_provider: DeviceProvider = _devices_not_wired
+def _start_and_settle(devices: Devices, within_s: float) -> None:
+    """Start the devices as in service and give those still coming up (a camera's first
+    frame) until ``within_s`` to report a status other than offline; their status events
+    wake the wait."""
+    from hardware.base import DeviceStatus
+
+    changed = threading.Event()
+
+    def settled() -> bool:
+        return all(slot.device is None or slot.device.status is not DeviceStatus.OFFLINE
+                   for slot in devices.values())
+
+    devices.start(lambda _event: changed.set())
+    end = time.monotonic() + within_s
+    while not settled() and (left := end - time.monotonic()) > 0:
+        changed.wait(min(left, 0.2))
+        changed.clear()
+
+
+# how a report opens the devices (tests may give their own)
+device_provider: DeviceProvider = _configured_devices
 
 
 def _fail(message: str) -> NoReturn:

@@ -34,6 +34,8 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS errors_by_device ON errors (device, id)",
     "CREATE TABLE IF NOT EXISTS test_prints (device TEXT PRIMARY KEY, at REAL NOT NULL, "
     "ok INTEGER NOT NULL, detail TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS device_tests (device TEXT PRIMARY KEY, at REAL NOT NULL, "
+    "test TEXT NOT NULL, ok INTEGER NOT NULL, detail TEXT NOT NULL)",
 )
 
 
@@ -53,6 +55,17 @@ class ErrorRecord:
 class LastPrint:
     device: str
     at: float
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class LastTest:
+    """The last guided test of a device on the maintenance screen (or ``kiosk diag test``)."""
+
+    device: str
+    at: float
+    test: str  # read_card | scan_code | camera | print_test_page | internal | external ...
     ok: bool
     detail: str
 
@@ -135,6 +148,17 @@ class CounterStore:
                 "detail = excluded.detail",
                 (device, self._clock(), int(bool(ok)), redact_text(detail)[:300]))
 
+    def record_test(self, device: str, test: str, ok: bool, detail: str) -> None:
+        """Keep the outcome of a device's guided test (one per device: the last)."""
+        _name(device, "device")
+        _name(test, "test")
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO device_tests (device, at, test, ok, detail) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (device) DO UPDATE SET at = excluded.at, test = excluded.test, "
+                "ok = excluded.ok, detail = excluded.detail",
+                (device, self._clock(), test, int(bool(ok)), redact_text(detail)[:300]))
+
     def reset(self, devices: Iterable[str] | None = None, *, errors: bool = False) -> int:
         """Set counters back to nothing (all, or those of ``devices``); with ``errors`` the
         last errors too. Returns the number of counters removed. The last test print stays."""
@@ -181,6 +205,13 @@ class CounterStore:
                                    (device,)).fetchone()
         return None if row is None else LastPrint(device, float(row[0]), bool(row[1]),
                                                         str(row[2]))
+
+    def last_test(self, device: str) -> LastTest | None:
+        with self._lock:
+            row = self._db.execute("SELECT at, test, ok, detail FROM device_tests "
+                                   "WHERE device = ?", (device,)).fetchone()
+        return None if row is None else LastTest(device, float(row[0]), str(row[1]),
+                                                 bool(row[2]), str(row[3]))
 
 
 def watch(device: Any, store: CounterStore) -> Callable[[], None]:

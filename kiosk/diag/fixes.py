@@ -114,6 +114,11 @@ STATUS_TEXT: dict[str, dict[Lang, str]] = {
     "check_failed": {"zh_CN": "{device}检查未通过：{detail}",
                      "zh_HK": "{device}檢查未通過：{detail}",
                      "en": "{device} check failed: {detail}"},
+    "test_print_failed": {
+        "zh_CN": "{device}上次测试页未打印成功（{detail}）— 检查纸张和是否卡纸，再打印测试页",
+        "zh_HK": "{device}上次測試頁未打印成功（{detail}）— 檢查紙張和是否卡紙，再打印測試頁",
+        "en": "{device}: the last test page did not print ({detail}) — check the paper and "
+              "for a jam, then print a test page again"},
 }
 
 

@@ -355,9 +355,13 @@ _CRITICAL: dict[Lang, str] = {"zh_CN": "关键设备：", "zh_HK": "關鍵設備
 
 
 def _device_issue(report: DeviceReport, lang: Lang) -> str | None:
-    if _usable(report):
-        return None
     prefix = _CRITICAL[lang] if report.critical else ""
+    if _usable(report):
+        test = report.last_test_print
+        if test is not None and not test.ok:  # until a test page prints again
+            return prefix + status_text(report.name, "test_print_failed", lang=lang,
+                                        detail=test.detail)
+        return None
     if report.unavailable:
         return f"{prefix}{status_text(report.name, report.status, lang=lang)} " \
                f"({report.unavailable})"

@@ -40,7 +40,7 @@ from kiosk.fleet.keys import load_trust_root
 from kiosk.fleet.mqtt import BrokerSettings, MqttLink
 from kiosk.fleet.slots import Boot, ConfigSource, Layer, Layers
 from kiosk.fleet.state import FleetState
-from kiosk.privacy import redact
+from kiosk.privacy import REDACT_KEYS, redact
 
 log = logging.getLogger("kiosk.fleet")
 
@@ -51,10 +51,17 @@ MAX_REPORT_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class ApplyResult:
-    """What the kiosk's ``apply`` hook answers: ``ok``, or why not."""
+    """What the kiosk's ``apply`` hook answers: ``ok``, or why not.
+
+    ``restart``: the kiosk takes this change by restarting (it cannot rebuild its devices or
+    backend in place). The agent then hands the trial over to the next process
+    (:meth:`SlotStore.hand_over <kiosk.fleet.slots.SlotStore.hand_over>`), which resumes the
+    health window; a process that dies during it has the change rolled back at its start.
+    """
 
     ok: bool
     reason: str = ""
+    restart: bool = False
 
 
 class CommandFailed(Exception):
@@ -160,6 +167,7 @@ class FleetAgent:
         self.nonces = NonceLedger(f"{state_dir}/nonces.json")
         self.pending: Candidate | None = None
         self.trial: Trial | None = None
+        self.handed_over: Trial | None = None  # waiting for the restart that takes it
         self._inbox: list[_Item] = []
         self._restarts: list[Command] = []
         self._refused: set[str] = set()
@@ -172,6 +180,8 @@ class FleetAgent:
         self.reports = 0
         self._thread: threading.Thread | None = None
         me = self.kiosk_id
+        if boot.resumed is not None:
+            self._resume(boot)
         self.desired_topics = [topics.FLEET_DESIRED, topics.group_desired(self.group),
                                topics.kiosk_desired(me), topics.kiosk_staged(me)]
         self.link = MqttLink(
@@ -191,7 +201,7 @@ class FleetAgent:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Say ``offline`` (retained), disconnect, end the threads. A change still in its
-        health window is rolled back at the next start."""
+        health window is rolled back at the next start (unless it was handed over to it)."""
         self._put(_Item("stop"))
         if self._thread is not None:
             self._thread.join(timeout)
@@ -260,6 +270,8 @@ class FleetAgent:
                     item.done.set()
 
     def _handle(self, item: _Item) -> None:
+        if self.handed_over is not None and item.kind in ("desired", "synced"):
+            return  # the process restarts; the next one takes the retained documents
         if item.kind == "connected":
             me = self.kiosk_id
             self.link.publish(topics.status(me), topics.ONLINE, retain=True)
@@ -290,6 +302,8 @@ class FleetAgent:
             self._consider(batch)
 
     def _tick(self) -> None:
+        if self.handed_over is not None:
+            return
         if self._marker is not None and time.monotonic() >= self._snapshot_until:
             log.warning("fleet: the sync marker did not come back; taking the snapshot")
             self._end_snapshot()
@@ -417,8 +431,34 @@ class FleetAgent:
             self._rollback(f"apply_failed: {result.reason}"[:300])
         elif window <= 0:
             self._commit()
+        elif result.restart:
+            self._hand_over()
         else:
             self._report()
+
+    def _hand_over(self) -> None:
+        """The kiosk restarts to take the trial: the next process resumes its window."""
+        trial = self.trial
+        assert trial is not None
+        self.store.hand_over(trial.deadline - time.monotonic(), sorted(trial.baseline))
+        self.trial, self.handed_over = None, trial
+        log.info("fleet: %s handed over to the restarted kiosk", trial.candidate.versions())
+        self._report()
+
+    def _resume(self, boot: Boot) -> None:
+        """Take over the trial the previous process handed over (see :meth:`_hand_over`)."""
+        resumed = boot.resumed
+        assert resumed is not None
+        self.layers, self.config = dict(resumed.previous_layers), resumed.previous_config
+        bundles = [Bundle(layer.scope, name, layer.version, 0, 0, layer.overlay, layer.digest)
+                   for name, layer in boot.layers.items()
+                   if name not in self.layers or self.layers[name].digest != layer.digest]
+        keys = changed_keys(self.config, boot.config)
+        change = ConfigChange(boot.config, self.config, tuple(keys), bool(needs_idle(keys)))
+        now = time.monotonic()
+        self.trial = Trial(Candidate(dict(boot.layers), boot.config, bundles), change,
+                           set(resumed.resume.baseline), now, now + resumed.resume.remaining_s,
+                           now)
 
     def _apply(self, change: ConfigChange) -> ApplyResult:
         try:
@@ -563,7 +603,8 @@ class FleetAgent:
             if pending else None,
             "trial": {"versions": trial.candidate.versions(),
                       "ends_in_s": round(max(0.0, trial.deadline - time.monotonic()), 1)}
-            if trial else None,
+            if trial else {"versions": self.handed_over.candidate.versions(),
+                           "restarting": True} if self.handed_over else None,
             "busy": self._busy(),
             "health": health,
             "heartbeat_at": time.time(), "uptime_s": round(time.time() - self._started, 1),
@@ -598,11 +639,31 @@ def _claimed_scope(payload: bytes) -> str | None:
     return s[:80] if isinstance(s, str) else None
 
 
+# what a result's ``name`` may say in a list of ``devices`` or ``checks`` (the readiness
+# report's shape): a device or part of the kiosk, never a person
+PART_NAMES = frozenset({"idcard", "qr", "camera", "printer", "backend", "outbox", "host",
+                        "kiosk", "session", "fleet", "audit"})
+
+
+def _redact_result(data: Any, parent: str | None = None) -> Any:
+    """:func:`kiosk.privacy.redact`, except that a ``name`` naming a part of the kiosk in an
+    entry of a ``devices`` or ``checks`` list is kept (a readiness report's device names)."""
+    if isinstance(data, Mapping):
+        if parent in ("devices", "checks") and data.get("name") in PART_NAMES:
+            rest = _redact_result({k: v for k, v in data.items() if k != "name"})
+            return {"name": data["name"], **rest}
+        return {k: "**REDACTED**" if k in REDACT_KEYS else _redact_result(v, str(k))
+                for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_redact_result(v, parent) for v in data]
+    return redact(data)
+
+
 def _safe_result(cmd: Command, result: Mapping[str, Any]) -> Any:
     """A command's result as answered: redacted (not the screenshot image), bounded."""
     data = dict(result)
     image = data.pop("png", None) if cmd.name == "screenshot" else None
-    out = redact(data)
+    out = _redact_result(data)
     if isinstance(image, str):
         out["png"] = image
     size = len(canonical(out))

@@ -7,6 +7,13 @@ overlays with their versions, and a hash over them) and ``current.json``, the po
 the pointer that names it. So a kill mid-write leaves the old pointer and the old slot; a
 slot whose hash does not match is never used; a pointer left with a ``trial`` (the kiosk
 stopped during a health window) is rolled back at the next start.
+
+A change the kiosk takes by restarting (device ports, backend: :attr:`ApplyResult.restart
+<kiosk.fleet.agent.ApplyResult>`) is *handed over*: ``resume.json`` names the trial, the rest
+of its health window and the problems seen before it. The next start takes the marker (it is
+deleted, durably, before that process runs the trial), boots on the trial slot and resumes the
+window; if that process dies during the window, the next start finds a trial and no marker,
+and rolls it back like any interrupted trial.
 """
 
 from __future__ import annotations
@@ -60,12 +67,23 @@ def overlays(layers: Mapping[str, Layer]) -> list[dict[str, Any]]:
     return [layers[name].overlay for name in LAYERS if name in layers]
 
 
+@dataclass(frozen=True)
+class Resume:
+    """A trial handed over to the next process: its slot, the rest of its health window and
+    the problems that were there before it (the window's baseline)."""
+
+    trial: str
+    remaining_s: float
+    baseline: tuple[str, ...] = ()
+
+
 class SlotStore:
     """The slot files and the pointer under ``state_dir/slots``."""
 
     def __init__(self, state_dir: str | Path) -> None:
         self.dir = Path(state_dir) / "slots"
         self.pointer_path = self.dir / "current.json"
+        self.resume_path = self.dir / "resume.json"
 
     # -- reading ------------------------------------------------------------------------
     def pointer(self) -> dict[str, str | None]:
@@ -133,7 +151,8 @@ class SlotStore:
         self._prune()
 
     def rollback(self) -> str | None:
-        """Drop the trial slot; its name (None when there was none)."""
+        """Drop the trial slot (and a hand-over of it); its name (None when there was none)."""
+        self._drop_resume()
         ptr = self.pointer()
         trial = ptr["trial"]
         if trial is None:
@@ -141,6 +160,48 @@ class SlotStore:
         self._write_pointer({**ptr, "trial": None})
         self._prune()
         return trial
+
+    # -- a trial handed over to the next process ------------------------------------------
+    def hand_over(self, remaining_s: float, baseline: list[str] | tuple[str, ...]) -> None:
+        """Mark the trial in the pointer to be resumed by the next start (durable on return)."""
+        trial = self.pointer()["trial"]
+        if trial is None:
+            raise ValueError("no trial to hand over")
+        write_private(self.resume_path, canonical({
+            "trial": trial, "remaining_s": round(max(0.0, remaining_s), 3),
+            "baseline": sorted(str(b)[:300] for b in baseline)[:100]}))
+
+    def take_resume(self) -> Resume | None:
+        """The hand-over marker, deleted (durably) before it is returned: a process that
+        dies while running the resumed trial leaves none, so the next start rolls back."""
+        try:
+            data = strict_loads(self.resume_path.read_bytes(), 64 * 1024)
+        except FileNotFoundError:
+            return None
+        except (OSError, NotCanonical) as exc:
+            log.error("fleet hand-over marker unreadable (%s); the trial is rolled back", exc)
+            data = None
+        self._drop_resume()
+        trial = data.get("trial") if isinstance(data, dict) else None
+        remaining = data.get("remaining_s") if isinstance(data, dict) else None
+        baseline = data.get("baseline") if isinstance(data, dict) else None
+        if not (isinstance(trial, str) and _SLOT.fullmatch(trial)
+                and isinstance(remaining, int | float) and isinstance(baseline, list)):
+            if data is not None:
+                log.error("fleet hand-over marker not usable; the trial is rolled back")
+            return None
+        return Resume(trial, float(remaining), tuple(str(b) for b in baseline))
+
+    def _drop_resume(self) -> None:
+        try:
+            os.unlink(self.resume_path)
+        except FileNotFoundError:
+            return
+        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _prune(self) -> None:
         keep = {n for n in self.pointer().values() if n}
@@ -170,13 +231,20 @@ class ConfigSource:
     def boot(self) -> Boot:
         """The configuration to start with: the committed slot over the base layers.
 
-        A trial slot left by a stop during a health window is rolled back first; a committed
+        A trial handed over by the previous process (it restarted to take the change) is
+        resumed: the kiosk starts on the trial slot and ``Boot.resumed`` says so. Any other
+        trial slot (a stop or crash during a health window) is rolled back first; a committed
         slot that no longer merges into a valid configuration (the site file changed under
         it) is set aside: the kiosk starts on its base configuration and reports why.
         """
         base = self.load()
         store = SlotStore(base.fleet.state_dir)
         notes: list[str] = []
+        resume = store.take_resume()
+        if resume is not None:
+            resumed = self._resume(store, resume)
+            if resumed is not None:
+                return resumed
         interrupted = store.rollback()
         if interrupted:
             notes.append(f"rolled_back: the kiosk stopped during the health window of "
@@ -190,12 +258,40 @@ class ConfigSource:
                          f"({exc.problems[0] if exc.problems else 'invalid'})")
             return Boot(base, {}, store, notes)
 
+    def _resume(self, store: SlotStore, resume: Resume) -> Boot | None:
+        if store.pointer()["trial"] != resume.trial:
+            return None
+        layers = store.read(resume.trial)
+        if layers is None:
+            return None
+        committed = store.committed()
+        try:
+            config, previous = self.load(layers), self.load(committed)
+        except ConfigError as exc:
+            log.error("fleet trial not resumed: %s", exc.problems[:1])
+            return None
+        log.info("fleet: resuming the health window of %s (%.1f s left)", resume.trial,
+                 resume.remaining_s)
+        return Boot(config, layers, store, [], Resumed(resume, committed, previous))
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A trial resumed after the restart that took it: the marker, and the committed layers
+    and configuration to roll back to."""
+
+    resume: Resume
+    previous_layers: Layers
+    previous_config: KioskConfig
+
 
 @dataclass
 class Boot:
-    """What :meth:`ConfigSource.boot` found: the config, the layers in it, notes to report."""
+    """What :meth:`ConfigSource.boot` found: the config, the layers in it, notes to report,
+    and the trial to resume when the previous process handed one over."""
 
     config: KioskConfig
     layers: Layers
     store: SlotStore
     notes: list[str] = field(default_factory=list)
+    resumed: Resumed | None = None

@@ -4,6 +4,11 @@ threads, session events out.
 Screens call the intent methods (they return at once); results arrive as session transitions
 and :class:`Notice` objects, which the UI marshals to its own thread. A result that comes back
 after the session it belongs to has ended is dropped.
+
+A :class:`Journey` receives what it uses (the session machine, the :class:`~kiosk.devices.
+Devices` by role, the backend, the outbox, the audit log, the configuration), not the kiosk
+around it: it can be built and tested from simulators alone. Device events arrive at
+:meth:`Journey.on_device_event` as the typed events of :mod:`hardware.events`, matched by type.
 """
 
 from __future__ import annotations
@@ -16,10 +21,20 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hardware.base import Deadline, DeviceError
+from hardware.base import Deadline, DeviceError, DeviceEvent, StatusChange
+from hardware.events import (
+    CardInserted,
+    CardRead,
+    CardReadFailed,
+    CardRemoved,
+    CodeScanned,
+    FrameSourceOffline,
+    FrameSourceOnline,
+    JobProgress,
+    ScanRejected,
+)
 from kiosk.audit import AuditError, AuditLog
 from kiosk.backend.contract import (
     ApplicationReceipt,
@@ -33,13 +48,16 @@ from kiosk.backend.contract import (
     Rating,
     Unavailable,
 )
+from kiosk.config.schema import KioskConfig
+from kiosk.devices import Devices
+from kiosk.identity.cards import card_number_valid
 from kiosk.privacy import pseudonym
 from kiosk.session.data import SessionData
 from kiosk.session.machine import InvalidTransition, SessionMachine, StaleSession, Transition
 from kiosk.session.states import IDENTIFY_FROM, Event, State
 
 if TYPE_CHECKING:
-    from kiosk.core import KioskCore
+    from kiosk.backend.outbox import Outbox
 
 log = logging.getLogger("kiosk.journey")
 
@@ -71,6 +89,25 @@ class Notice:
 
 NoticeListener = Callable[[Notice], None]
 
+
+class CardFields(Protocol):
+    """What the journey reads of a card (an ``IdCardData``, or a test's stand-in)."""
+
+    @property
+    def card_type(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def id_number(self) -> str: ...
+
+    @property
+    def valid_from(self) -> dt.date: ...
+
+    @property
+    def valid_to(self) -> dt.date | None: ...
+
 _PATTERNS = {
     "digits": r"^\d+$",
     "phone": r"^1\d{10}$|^0\d{2,3}-?\d{7,8}$",
@@ -96,16 +133,26 @@ def validate_form(fields: list[FormField], values: dict[str, str]) -> dict[str, 
 
 
 class Journey:
-    """Glue between devices, backend and the session machine (no Kivy)."""
+    """Glue between devices, backend and the session machine (no Kivy).
 
-    def __init__(self, core: KioskCore) -> None:
-        self.core = core
-        self.machine: SessionMachine = core.session
+    ``outbox`` is ``None`` when there is no backend, or when the outbox could not open its key
+    (``outbox_error`` says why): submissions then go straight to the platform.
+    """
+
+    def __init__(self, *, session: SessionMachine, devices: Devices,
+                 backend: BackendAdapter | None, audit: AuditLog, cfg: KioskConfig,
+                 outbox: Outbox | None = None, outbox_error: str | None = None) -> None:
+        self.machine = session
+        self.devices = devices
+        self.backend = backend
+        self.audit = audit
+        self.cfg = cfg
+        self.outbox = outbox
+        self.outbox_error = outbox_error
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="journey")
         self._listeners: list[NoticeListener] = []
         self._busy = threading.Lock()
-        self.outbox: Any = None
-        self.outbox_error: str | None = None  # why there is no outbox (a lost key, say)
+        self._stopped = threading.Event()
         self._matters: list[Matter] | None = None
         self.last_document: bytes | None = None  # what was last printed (demo/test inspection)
         # ending platform-side holder sessions: network work, never on the caller's thread
@@ -115,36 +162,18 @@ class Journey:
         self._ends: set[Future[None]] = set()
         self._ends_lock = threading.Lock()
         self.end_drain_s = END_DRAIN_S
-        self.audit = AuditLog.open(Path(core.cfg.var_dir) / "audit.jsonl", core.cfg.kiosk.id)
-        core.on_device_event(self._on_device_event)
         self.machine.subscribe(self._on_transition)
         self.machine.on_wipe(self._on_wipe)
 
     # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> None:
-        backend = self.core.backend
-        if backend is None:
-            return
-        from kiosk.backend.outbox import Outbox, OutboxKeyError
-
-        try:
-            self.outbox = Outbox(self.core.cfg.outbox, backend)
-        except OutboxKeyError as exc:
-            # never promise "stored safely" without a key that can open what is stored:
-            # submissions go straight to the platform until a technician restores the key
-            log.critical("outbox stopped: %s", exc)
-            self.outbox_error = exc.code
-            return
-        self.outbox.start()
-
     def stop(self) -> None:
-        """Stop; a citizen still here has their session ended like any other (wiped, their
-        face step cancelled, the platform told), and every ended session is told to the
-        platform within ``end_drain_s``."""
+        """Stop; device events from now on are ignored, a citizen still here has their
+        session ended like any other (wiped, their face step cancelled, the platform told),
+        and every ended session is told to the platform within ``end_drain_s``. The outbox
+        and the devices are the composition root's to stop (:mod:`kiosk.compose`)."""
+        self._stopped.set()
         if self.machine.state is not State.ATTRACT:
             self._dispatch(Event.TIMEOUT)
-        if self.outbox is not None:
-            self.outbox.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._drain_ends()
 
@@ -170,10 +199,6 @@ class Journey:
                 log.exception("notice listener failed")
 
     # -- helpers --------------------------------------------------------------------------
-    @property
-    def backend(self) -> BackendAdapter | None:
-        return self.core.backend
-
     def _dispatch(self, event: Event, session_no: int | None = None, **payload: Any) -> bool:
         """Dispatch unless the session changed meanwhile or the event no longer applies."""
         try:  # the session is checked under the machine's lock, with the transition
@@ -226,9 +251,16 @@ class Journey:
             log.exception("audit record not written")
 
     def _need_backend(self) -> BackendAdapter:
-        if self.core.backend is None:
+        if self.backend is None:
             raise Unavailable("no backend")
-        return self.core.backend
+        return self.backend
+
+    def matter_blockers(self, matter: Matter) -> list[str]:
+        """Message keys of the reasons a matter cannot be done now (empty: available)."""
+        reasons = [f"{name}_down" for name in matter.devices if not self.devices.usable(name)]
+        if self.backend is None:
+            reasons.append("backend_down")
+        return reasons
 
     # -- catalogue ------------------------------------------------------------------------
     def matters(self) -> list[Matter]:
@@ -252,7 +284,7 @@ class Journey:
 
     def select_matter(self, matter_id: str) -> bool:
         matter = self.matter(matter_id)
-        blockers = self.core.matter_blockers(matter)
+        blockers = self.matter_blockers(matter)
         if blockers:
             self.notify("error", "matter_unavailable", reasons=blockers)
             return False
@@ -330,7 +362,7 @@ class Journey:
         self.machine.update(d, declared_delivery=delivery)
         request = ApplicationRequest(
             idempotency_key=key, matter_id=matter.id, holder_ref=holder.ref,
-            kiosk_id=self.core.cfg.kiosk.id, form=dict(d.form), attachments=attachments,
+            kiosk_id=self.cfg.kiosk.id, form=dict(d.form), attachments=attachments,
             delivery=delivery)
 
         def work(session_no: int) -> None:
@@ -350,8 +382,7 @@ class Journey:
         """How the result is to be delivered, as declared at submission: printed here when
         the printer can, else an electronic copy, a counter, and mail last (it needs an
         address, which the delivery screen asks for)."""
-        printer = self.core.device("printer")
-        usable = printer is not None and printer.status.usable
+        usable = self.devices.usable("printer")
         for choice in (Delivery.PRINT, Delivery.ELECTRONIC, Delivery.COUNTER, Delivery.MAIL):
             if choice in matter.delivery and (choice is not Delivery.PRINT or usable):
                 return choice
@@ -386,14 +417,14 @@ class Journey:
                 return None
             self._record_delivery(d, Delivery.PRINT, None)
             pdf = self._document_for(d, receipt)
-            printer = self.core.device("printer")
+            printer = self.devices.printer
             if printer is None or not printer.status.usable:
                 self.notify("error", "printer_down")
                 return "printer_down"
             if d.ended.is_set():
                 return None  # the citizen left while the document was fetched: print nothing
-            outcome = printer.print_document(  # type: ignore[attr-defined]
-                f"{receipt.application_no}:result", pdf, f"{receipt.application_no}")
+            outcome = printer.print_document(f"{receipt.application_no}:result", pdf,
+                                             f"{receipt.application_no}")
             self.last_document = pdf
             if outcome.state in ("completed", "duplicate"):
                 self._dispatch(Event.DELIVERED, session_no, delivery=Delivery.PRINT)
@@ -428,7 +459,7 @@ class Journey:
             return backend.result_document(receipt.application_no, holder.ref)
         from kiosk.documents import receipt_pdf
 
-        return receipt_pdf(receipt, d.matter, self.core.cfg)
+        return receipt_pdf(receipt, d.matter, self.cfg)
 
     def rate(self, score: str, reasons: list[str] | None = None) -> Future[None]:
         d = self.machine.data
@@ -439,7 +470,7 @@ class Journey:
                     and not receipt.application_no.startswith("P-")):
                 try:
                     self._need_backend().rate(Rating(application_no=receipt.application_no,
-                                                     score=score,  # type: ignore[arg-type]
+                                                     score=score,
                                                      reasons=reasons or []), holder.ref)
                 except BackendError as exc:  # a lost rating must not hold the citizen up
                     log.warning("rating not recorded: %s", exc.code)
@@ -448,14 +479,16 @@ class Journey:
         return self._work("rating", work)
 
     # -- identification ------------------------------------------------------------------
-    def handle_card(self, card: Any) -> Future[None] | None:
-        """A card was read (an ``IdCardData``); check it and identify the holder."""
+    def handle_card(self, card: CardFields) -> Future[None] | None:
+        """A card was read (an ``IdCardData``); check it and identify the holder. Whether its
+        number is valid is the core's rule (:func:`kiosk.identity.cards.card_number_valid`),
+        not the reader's."""
         if self.machine.state not in IDENTIFY_FROM:
             return None
         if self.machine.state is State.ATTRACT:
             self._dispatch(Event.START)
         today = dt.date.today()
-        if not card.id_number_valid:
+        if not card_number_valid(card.card_type, card.id_number):
             self.notify("error", "card_invalid")
             return None
         if card.valid_to is not None and card.valid_to < today:
@@ -499,10 +532,9 @@ class Journey:
 
     def _face_required(self) -> bool | None:
         """True: verify the face; False: no face step; None: needed but impossible now."""
-        if not self.core.cfg.face.enabled:
+        if not self.cfg.face.enabled:
             return False
-        camera = self.core.device("camera")
-        if camera is None or not camera.status.usable:
+        if not self.devices.usable("camera"):
             return None
         return True
 
@@ -551,7 +583,7 @@ class Journey:
             holder = d.holder
             if session_no != bound or holder is None or d.ended.is_set():
                 return "canceled"
-            camera = self.core.device("camera")
+            camera = self.devices.camera
             if camera is None:
                 self._dispatch(Event.FACE_FAILED, bound, error="face_unavailable")
                 return "face_unavailable"
@@ -564,16 +596,16 @@ class Journey:
             if not self.machine.update(d, reference_photo=photo):
                 photo[:] = bytes(len(photo))  # the citizen has gone: keep nothing of theirs
                 return "canceled"
-            from hardware.camera.liveness import LivenessChecker
-            from hardware.camera.verify import FaceVerifier
+            from kiosk.face.liveness import LivenessChecker
+            from kiosk.face.verify import FaceVerifier
 
-            cfg = self.core.cfg.face
+            cfg = self.cfg.face
             deadline = Deadline(cfg.deadline_s, d.ended)
-            frames = camera.frames()  # type: ignore[attr-defined]
+            frames = camera.frames()
             verifier = FaceVerifier(cfg)
             if cfg.liveness:
                 def on_challenge(challenge: str | None) -> None:
-                    camera.on_challenge(challenge)  # type: ignore[attr-defined]
+                    camera.on_challenge(challenge)
                     if challenge is not None:
                         self.notify("progress", f"challenge_{challenge}")
 
@@ -594,19 +626,37 @@ class Journey:
         self._work("verifying_face", work)
 
     # -- events from devices and the machine ---------------------------------------------
-    def _on_device_event(self, device: str, event: Any) -> None:
-        kind = getattr(event, "kind", None)
-        if kind == "card_read":
-            self.handle_card(event.card)
-        elif kind == "card_removed":
-            self.notify("info", "card_removed")
-        elif kind == "card_error":
-            if self.machine.state in IDENTIFY_FROM:
-                self.notify("error", f"card_{event.code}")
-        elif kind == "code_scanned":
-            self.handle_code(event.data)
-        elif kind == "scan_rejected":
-            self.notify("error", "code_unreadable")
+    def on_device_event(self, event: DeviceEvent) -> None:
+        """The one sink of every device (and of the camera's QR decoder): events are matched
+        by type. Status changes become ``status`` notices (``device_status``, with the device
+        and its new status: no personal data) that screens showing what a device can do
+        refresh on; matters that need a device check it when chosen."""
+        if self._stopped.is_set():
+            return
+        match event:
+            case CardRead(card=card):
+                self.handle_card(card)
+            case CardInserted():
+                self.machine.touch()  # someone is at the reader: not idle
+            case CardRemoved():
+                self.notify("info", "card_removed")
+            case CardReadFailed(code=code):
+                if self.machine.state in IDENTIFY_FROM:
+                    self.notify("error", f"card_{code}")
+            case CodeScanned(data=data):
+                self.handle_code(data)
+            case ScanRejected():
+                self.notify("error", "code_unreadable")
+            case StatusChange(device=device, status=status, changed=changed):
+                if "status" in changed:
+                    log.info("%s is %s", device, status.value)
+                    self.notify("status", "device_status", device=device, status=status.value)
+            case JobProgress(job_id=job_id, state=state):
+                log.info("print job %s: %s", job_id, state)
+            case FrameSourceOnline() | FrameSourceOffline():
+                pass  # the camera's status change says the same, and is handled above
+            case _:
+                log.warning("unhandled device event %s", type(event).__name__)
 
     def _on_transition(self, transition: Transition, machine: SessionMachine) -> None:
         if transition.target is State.FACE and transition.source is not State.FACE:
@@ -616,7 +666,7 @@ class Journey:
         """A journey ended (its data is already unreachable and its ``ended`` set): have the
         platform end its holder sessions, on the ending worker; the caller never waits."""
         self.last_document = None
-        backend = self.core.backend
+        backend = self.backend
         if backend is None:
             return
         for holder in (data.holder, data.enterprise):

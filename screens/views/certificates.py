@@ -6,18 +6,12 @@ from typing import Any
 
 from kivy.properties import StringProperty
 
+from screens.masking import is_identifier, mask_identifier
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import KLabel, TapCard
+from screens.widgets import KLabel, SecretText, TapCard
 
 STATUS_MARK = {"valid": "✓", "expired": "✕", "revoked": "✕"}
-
-
-def mask(number: str) -> str:
-    """Show the start and end of a number only (someone may look over the shoulder)."""
-    if len(number) <= 6:
-        return number
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]
 
 
 class CertificatesScreen(KioskScreen):
@@ -60,16 +54,22 @@ class CertificatesScreen(KioskScreen):
         tile.add_widget(KLabel(text=self.t("cert_issuer", issuer=cert.issuer), base=24,
                                role="muted"))
         if opened:
-            tile.add_widget(KLabel(text=self.t("cert_number", number=cert.number), base=28))
+            tile.add_widget(SecretText(value=cert.number, name=f"certno:{cert.type_code}",
+                                       template=self.t("cert_number", number="{value}"),
+                                       base=28))
             tile.add_widget(KLabel(text=self.t("cert_holder", name=cert.holder_name), base=28))
             tile.add_widget(KLabel(text=self.t("cert_issued", date=cert.issue_date.isoformat()),
                                    base=28))
             for key, value in cert.fields.items():
                 label = self.label("certfield_" + key, key)
-                tile.add_widget(KLabel(text=f"{label}：{value}", base=26))
+                if is_identifier(key):
+                    tile.add_widget(SecretText(value=str(value), name=f"certfield:{key}",
+                                               template=f"{label}：{{value}}", base=26))
+                else:
+                    tile.add_widget(KLabel(text=f"{label}：{value}", base=26))
             tile.add_widget(KLabel(text=self.t("cert_tap_to_close"), base=22, role="muted"))
         else:
-            tile.add_widget(KLabel(text=self.t("cert_number", number=mask(cert.number)),
+            tile.add_widget(KLabel(text=self.t("cert_number", number=mask_identifier(cert.number)),
                                    base=26))
             tile.add_widget(KLabel(text=self.t("cert_tap_to_open"), base=22, role="primary"))
         tile.bind(on_release=lambda *_a, ident=cert.identifier: self.toggle(ident))

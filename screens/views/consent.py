@@ -69,6 +69,9 @@ class ConsentScreen(KioskScreen):
     def decline(self) -> None:
         self.journey.decline_consent()
 
+    def spoken_text(self) -> str:
+        return self.t("enterprise_body") if self.needs_enterprise else super().spoken_text()
+
     def clear_personal(self) -> None:
         self.uscc = ""
         self.uscc_error = ""

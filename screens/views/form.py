@@ -7,6 +7,7 @@ from typing import Any
 
 from kivy.properties import StringProperty
 
+from screens.masking import is_identifier
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
 from screens.widgets import (
@@ -76,7 +77,10 @@ class FormScreen(KioskScreen):
                 source=("✓ " + self._source_text(pre.source)) if readonly else "",
                 hint=self.t(HINT_FOR_INPUT.get(f.input, "hint_text")),
                 error=self.t(self.errors[f.key]) if f.key in self.errors else "",
-                focused=f.key == self.focus_key)
+                focused=f.key == self.focus_key,
+                # identifiers masked; typed ones can be checked with a hold (the card's are
+                # checked on the review screen)
+                secret=is_identifier(f.key, f.input), can_reveal=not readonly)
             if not readonly and f.input != "choice":
                 disp.bind(on_release=lambda _d, k=f.key: self.focus(k))
             box.add_widget(disp)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from screens.masking import is_identifier
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import Card, KLabel
+from screens.widgets import Card, KLabel, SecretText
 
 
 class ReviewScreen(KioskScreen):
-    """The application as it will be sent."""
+    """The application as it will be sent; identifiers masked, shown whole while held."""
 
     voice_key = "review_voice"
 
@@ -33,7 +34,11 @@ class ReviewScreen(KioskScreen):
         for f in matter.fields:
             value = d.form.get(f.key, "")
             form.add_widget(KLabel(text=self.text_of(f.label), base=24, role="muted"))
-            form.add_widget(KLabel(text=value or "—", base=30))
+            if value and is_identifier(f.key, f.input):
+                # the citizen checks the whole number here, while holding "show"
+                form.add_widget(SecretText(value=value, name=f.key, base=30))
+            else:
+                form.add_widget(KLabel(text=value or "—", base=30))
         box.add_widget(form)
         mats = Card()
         mats.add_widget(KLabel(text=self.t("review_materials"), base=30, bold=True,

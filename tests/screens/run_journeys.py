@@ -43,6 +43,118 @@ def needles() -> list[str]:
     return out
 
 
+def identifiers() -> list[str]:
+    """Demo identifiers no label may show whole (ID numbers, credit codes, the phone number
+    the journeys type)."""
+    out = [str(demo_citizen(k)["id_number"]) for k in ("chen", "huang", "lee", "liang", "he")]
+    out += [str(demo_enterprise(k)["uscc"]) for k in ("meiwei", "xinchuang")]
+    return out + ["13800138000"]
+
+
+def check_review_hold(ui: KioskDriver, out: dict[str, Any]) -> None:
+    """On the review screen the ID number is masked; held, it shows whole; released, it
+    hides again."""
+    number = str(demo_citizen("chen")["id_number"])
+    out["before"] = number in "\n".join(ui.label_texts())
+    if ui.find("reveal:id_number") is None:
+        out["held"] = "no reveal control"
+        return
+    with ui.hold("reveal:id_number"):
+        out["held"] = number in "\n".join(ui.label_texts())
+        ui.shot("review-hold")
+    out["after"] = number in "\n".join(ui.label_texts())
+
+
+# a district notice as an operator would push it, and one whose day has passed
+NOTICES = [{"zh_CN": "测试公告：本机周日照常开放。", "zh_HK": "測試公告：本機週日照常開放。",
+            "en": "Test notice: open on Sundays as usual."},
+           {"zh_CN": "过期公告", "until": "2020-01-01"}]
+STEP_SCREENS = ("attract", "home", "guide", "consent", "certificates", "form", "review",
+                "result", "delivery", "rating", "goodbye")
+
+
+def header(ui: KioskDriver) -> dict[str, Any]:
+    """What the header shows now: the whole title?, the highlighted and ticked steps, the
+    countdown."""
+    from screens.i18n import tr
+
+    ids = ui.app.root_widget.ids
+    title = ids.title
+    chips = list(reversed(ids.steps.children))
+    return {"title_whole": title.text == tr("kiosk_title", ui.vm.lang) and title.fits(),
+            "title_lines": title.rendered_lines(),
+            "steps_shown": bool(ids.steps.shown and ids.steps.height > 0),
+            "current": [c.step for c in chips if c.current],
+            "current_text": [c.text for c in chips if c.current],
+            "done": [c.step for c in chips if c.done],
+            "countdown": ids.countdown.text if ids.countdown.width > 0 else ""}
+
+
+def header_checks(seen: dict[str, Any]) -> dict[str, Any]:
+    return {step: (lambda u, s=step: seen.__setitem__(s, header(u))) for step in STEP_SCREENS}
+
+
+def attract_checks(ui: KioskDriver) -> dict[str, Any]:
+    """The attract screen: three ways in, shortcuts, the configured notice; a tile points at
+    its device; a shortcut opens its matter's guide at once."""
+    scr = ui.app.screens["attract"]
+    got: dict[str, Any] = {"tiles": [n for n in ("entry:card", "entry:face", "entry:code")
+                                     if ui.find(n) is not None],
+                           "shortcuts": [n for n in ui.names() if n.startswith("shortcut:")],
+                           "notices": scr.notice_texts}
+    ui.tap("entry:code")
+    got["way"] = scr.way
+    got["hint"] = scr.hints[2]
+    ui.advance(1.0)
+    ui.shot("attract-entry-code")
+    ui.tap("entry:code")
+    ui.tap("shortcut:hukou-certificate")
+    ui.wait_for_screen("guide")
+    got["shortcut_matter"] = ui.core.session.data.matter.id
+    ui.tap("cancel")
+    ui.wait_for_screen("attract")
+    return got
+
+
+def countdown_check(ui: KioskDriver, lang: str) -> dict[str, Any]:
+    """The header counts down in the last part of the screen's timeout, before the
+    inactivity warning; more time clears it."""
+    clock = ManualClock(ui.core.session.clock)
+    ui.core.session.clock = clock
+    got: dict[str, Any] = {}
+    try:
+        if lang != ui.vm.lang:
+            ui.tap(f"lang:{lang}")
+        ui.tap("start")
+        ui.wait_for_screen("home")
+        ui.pump(3)
+        got["fresh"] = header(ui)["countdown"]
+        left = ui.core.session.seconds_left() or 0
+        clock.jump(left - 35)  # 35 s left: counting, not yet warning (20 s)
+        ui.run_until(lambda: bool(header(ui)["countdown"]), 5, "header countdown")
+        got["counting"] = header(ui)["countdown"]
+        got["warning_at_35"] = ui.vm.warning
+        ui.shot("countdown")
+        clock.jump(20)
+        ui.run_until(lambda: ui.vm.warning, 5, "inactivity warning")
+        got["under_warning"] = header(ui)["countdown"]
+        ui.tap("more_time")
+        ui.run_until(lambda: not ui.vm.warning, 5, "warning gone")
+        ui.pump(3)
+        got["after_more_time"] = header(ui)["countdown"]
+        ui.tap("cancel")
+        ui.wait_for_screen("attract")
+    finally:
+        ui.core.session.clock = clock.base
+    return got
+
+
+def elderly_voice(ui: KioskDriver, lang: str) -> dict[str, Any]:
+    """What elderly mode asked the voice to say, with which voice."""
+    return {"requested": list(ui.vm.speaker.requested), "handed": ui.vm.speaker.spoken,
+            "history_voices": sorted({v for v, _ in ui.vm.speaker.history})}
+
+
 def leftovers(ui: KioskDriver) -> list[str]:
     ui.pump(3)
     return ui.personal_leftovers(needles())
@@ -138,22 +250,49 @@ def main() -> int:
     try:
         with KioskDriver(artifacts=artifacts, width=720, height=1280,
                          extra_config={"face": {"liveness": False},
-                                       "printer": {"job_timeout_s": 15}}) as ui:
+                                       "printer": {"job_timeout_s": 15},
+                                       "ui": {"voice": True},
+                                       "attract": {"notices": NOTICES}}) as ui:
             out["devices"] = ui.core.summary()
-            out["personal"] = personal_journey(ui, lang)
+            ui.watch_identifiers(identifiers())
+            hold: dict[str, Any] = {}
+            seen: dict[str, Any] = {}
+            checks = header_checks(seen)
+            review_header = checks["review"]
+            checks["review"] = lambda u: (review_header(u), check_review_hold(u, hold))
+            out["personal"] = personal_journey(ui, lang, checks=checks)
+            out["review_hold"] = hold
+            out["header"] = seen
             out["personal_leftovers"] = leftovers(ui)
             out["frames"] = {**ui.frames.summary(), "render_s": ui.render_s}
             out["enterprise"] = enterprise_journey(ui, lang)
             out["enterprise_leftovers"] = leftovers(ui)
+            ui.artifacts = artifacts / "round2"
+            ui._step = 0  # noqa: SLF001 - numbering restarts in the new folder
+            if lang != ui.vm.lang:
+                ui.tap(f"lang:{lang}")
+            out["attract"] = attract_checks(ui)
+            out["countdown"] = countdown_check(ui, lang)
+            ui.artifacts = artifacts / "elderly"
+            ui._step = 0  # noqa: SLF001
+            ui.vm.speaker.requested.clear()
+            elderly_seen: dict[str, Any] = {}
+            checks = header_checks(elderly_seen)
+            if lang == "zh_CN":  # the elderly-mode choice: Cantonese for Chinese text
+                home_header = checks["home"]
+                checks["home"] = lambda u: (home_header(u), u.tap("voice:cantonese"),
+                                            u.pump(3), u.shot("home-cantonese"))
+            out["elderly"] = personal_journey(ui, lang, elderly=True, checks=checks)
+            out["elderly_header"] = elderly_seen
+            out["elderly_voice"] = elderly_voice(ui, lang)
+            out["elderly_fs"] = ui.vm.fs
+            out["elderly_after"] = {"cantonese": ui.vm.cantonese, "dialect": ui.vm.dialect}
+            out["elderly_leftovers"] = leftovers(ui)
             if full:
-                ui.artifacts = artifacts / "elderly"
-                ui._step = 0  # noqa: SLF001 - numbering restarts in the new folder
-                out["elderly"] = personal_journey(ui, lang, elderly=True)
-                out["elderly_fs"] = ui.vm.fs
-                out["elderly_leftovers"] = leftovers(ui)
                 ui.artifacts = artifacts / "faults"
                 ui._step = 0  # noqa: SLF001
                 faults(ui, out)
+            out["masking"] = {"exposed": ui.exposed, "revealed": ui.revealed}
             out["ok"] = True
     except Exception as exc:
         out["ok"] = False

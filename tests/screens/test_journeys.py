@@ -1,8 +1,9 @@
 """End-to-end journeys in a real Kivy window under Xvfb, driven by simulated touches and the
-device simulators: a personal and an enterprise matter in each language; in zh_CN also
-elderly mode and faults (card pulled, backend cut, double taps, printer out of paper,
-inactivity). One subprocess per language (Kivy makes one window per process), run in
-parallel. Screenshots of every step: test-artifacts/screens/<lang>/."""
+device simulators: a personal and an enterprise matter, the attract screen, the header's
+countdown and a personal matter in elderly mode (with voice) in each language; in zh_CN also
+faults (card pulled, backend cut, double taps, printer out of paper, inactivity). One
+subprocess per language (Kivy makes one window per process), run in parallel. Screenshots of
+every step: test-artifacts/screens/<lang>/ (elderly/, round2/: attract and countdown)."""
 
 from __future__ import annotations
 
@@ -79,13 +80,124 @@ def test_enterprise_journey_applies_as_the_enterprise(runs: dict[str, Any], lang
     assert run["enterprise_leftovers"] == []
 
 
-def test_elderly_mode_journey(runs: dict[str, Any]) -> None:
-    run = runs[FULL]
+@pytest.mark.parametrize("lang", LANGS)
+def test_identifiers_masked_on_every_screen_except_while_held(runs: dict[str, Any],
+                                                              lang: str) -> None:
+    """Issue 17: after every frame of every journey (personal, enterprise, elderly; in zh_CN
+    also faults) no label shows a demo ID number, credit code or phone number
+    whole, except while the review screen's reveal button is held."""
+    run = runs[lang]
+    _ok(run)
+    assert run["masking"]["exposed"] == []
+    assert run["review_hold"] == {"before": False, "held": True, "after": False}
+    assert any("review" in where for where in run["masking"]["revealed"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_elderly_mode_journey(runs: dict[str, Any], lang: str) -> None:
+    run = runs[lang]
     _ok(run)
     assert run["elderly"]["printed"] is True
     assert run["elderly_fs"] == 1.0  # reset for the next citizen
+    assert run["elderly_after"] == {"cantonese": False, "dialect": ""}
     assert run["elderly_leftovers"] == []
-    assert any((ARTIFACTS / FULL / "elderly").glob("*-form.png"))
+    assert any((ARTIFACTS / lang / "elderly").glob("*-form.png"))
+
+
+EXPECTED_STEPS = {  # screen -> (highlighted step, ticked steps); the card identified first
+    "home": ("choose", ["identify"]), "guide": ("choose", ["identify"]),
+    "consent": ("fill", ["identify", "choose"]),
+    "certificates": ("fill", ["identify", "choose"]), "form": ("fill", ["identify", "choose"]),
+    "review": ("submit", ["identify", "choose", "fill"]),
+    "result": ("collect", ["identify", "choose", "fill", "submit"]),
+    "delivery": ("collect", ["identify", "choose", "fill", "submit"]),
+    "rating": ("collect", ["identify", "choose", "fill", "submit"]),
+    "goodbye": ("collect", ["identify", "choose", "fill", "submit", "collect"]),
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("mode", ["header", "elderly_header"])
+def test_header_shows_the_step_and_the_whole_title(runs: dict[str, Any], lang: str,
+                                                   mode: str) -> None:
+    """Issue 17: the step indicator highlights the current step (words and a filled shape)
+    and ticks the finished ones; the title is never cut short ("政...助"), in any language,
+    in standard and in elderly mode."""
+    from screens.i18n import tr
+
+    run = runs[lang]
+    _ok(run)
+    seen = run[mode]
+    assert set(seen) >= set(EXPECTED_STEPS) | {"attract"}
+    assert seen["attract"]["steps_shown"] is False and seen["attract"]["current"] == []
+    for screen, (current, done) in EXPECTED_STEPS.items():
+        got = seen[screen]
+        assert got["steps_shown"], screen
+        assert (got["current"], got["done"]) == ([current], done), screen
+        assert tr(f"step_{current}", lang) in got["current_text"][0]
+    for screen, got in seen.items():
+        assert got["title_whole"], (screen, got["title_lines"])
+        assert "…" not in "".join(got["title_lines"]) and "..." not in "".join(got["title_lines"])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_countdown_in_the_header_before_the_warning(runs: dict[str, Any], lang: str) -> None:
+    from screens.i18n import tr
+
+    run = runs[lang]
+    _ok(run)
+    c = run["countdown"]
+    assert c["fresh"] == "" and c["after_more_time"] == ""
+    assert c["counting"] in {tr("countdown", lang, seconds=n) for n in range(28, 36)}, c
+    assert c["warning_at_35"] is False  # the header counts before the overlay warns
+    assert c["under_warning"]
+    assert any((ARTIFACTS / lang / "round2").glob("*-countdown.png"))
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_attract_screen_ways_in_shortcuts_and_notices(runs: dict[str, Any], lang: str) -> None:
+    from tests.screens.run_journeys import NOTICES
+
+    run = runs[lang]
+    _ok(run)
+    a = run["attract"]
+    assert a["tiles"] == ["entry:card", "entry:face", "entry:code"]
+    assert a["shortcuts"] == sorted(f"shortcut:{m}" for m in (
+        "sb-record-print", "hukou-certificate", "housing-fund-print", "elderly-allowance"))
+    assert a["notices"][0] == NOTICES[0][lang]  # the operator's notice first, in the language
+    assert len(a["notices"]) == 1 + 3  # the expired one left out; then the built-in tips
+    assert a["way"] == "code" and a["hint"]
+    assert a["shortcut_matter"] == "hukou-certificate"
+
+
+INSTRUCTIONS = ("attract_voice", "elderly_on_voice", "face_consent_voice", "home_voice",
+                "guide_voice", "consent_voice", "certificates_voice", "form_voice",
+                "review_voice", "result_done", "delivery_voice", "rating_voice",
+                "goodbye_voice")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_elderly_mode_speaks_every_screens_instruction(runs: dict[str, Any],
+                                                       lang: str) -> None:
+    """Issue 17: in elderly mode each screen's main instruction is spoken, in Mandarin for
+    simplified Chinese, Cantonese for traditional Chinese, and Cantonese once chosen in the
+    header (zh_CN: chosen on the home screen)."""
+    from screens.i18n import tr
+
+    run = runs[lang]
+    _ok(run)
+    requested = run["elderly_voice"]["requested"]
+    for key in INSTRUCTIONS:
+        assert any(tr(key, lang) in text for _, text in requested), key
+    voices = [voice for voice, _ in requested]
+    if lang == "zh_CN":
+        switch = next(i for i, (_, text) in enumerate(requested)
+                      if tr("voice_cantonese_on", lang) in text)
+        assert set(voices[:switch]) == {"cmn"} and set(voices[switch:]) == {"yue"}
+    else:
+        assert set(voices) == {"zh_HK": {"yue"}, "en": {"en"}}[lang]
+    assert run["elderly_voice"]["handed"] > 0  # espeak-ng really ran (silent without audio)
+    assert set(run["elderly_voice"]["history_voices"]) <= set(voices)
 
 
 def test_faults_end_in_clear_messages(runs: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from kiosk.backend.platform.models import CertificateRow, HolderRow, MatterRow
 from kiosk.backend.platform.service import load_reference_photo
 from kiosk.identity.checks import certificate_identifier
 
-CITIZENS_FILE = Path(__file__).resolve().parents[3] / "config" / "demo" / "citizens.yaml"
+CITIZENS_FILE = Path(__file__).resolve().parents[2] / "defaults" / "demo" / "citizens.yaml"
 CARD_KEYS = ("name", "sex", "nation", "birth_date", "address", "id_number", "issuer",
              "valid_from", "valid_to", "pass_number", "issue_count")
 

@@ -1,58 +1,110 @@
+"""The camera device over a frame source: the face simulator (controlled through its socket,
+like every simulator) and an image folder."""
+
 from __future__ import annotations
 
-import random
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import pytest
 
-from hardware.base import Deadline, DeviceStatus, StatusChange
-from hardware.camera.config import CameraConfig, FaceConfig
-from hardware.camera.driver import Camera
-from hardware.camera.liveness import LivenessChecker
-from hardware.camera.source import open_source
-from hardware.camera.verify import FaceVerifier
-from kiosk.demo import faces
-
-
-def _camera(source: str, **kw: float) -> Camera:
-    cfg = CameraConfig(source=source, **kw)
-    cam = Camera(cfg, open_source(cfg))
-    cam.start()
-    return cam
+from hardware.base import DeviceEvent, DeviceStatus
+from hardware.camera.config import CameraConfig
+from hardware.camera.driver import CameraDevice
+from hardware.camera.factory import create
+from hardware.context import DeviceContext
+from hardware.events import FrameSourceOffline, FrameSourceOnline
+from hardware.roles import Camera
+from hardware.sim import faces
+from hardware.sim.control import SimClient
+from hardware.sim.url import SimUrlError
 
 
-def test_sim_camera_offline_when_frames_stop() -> None:
-    cam = _camera("sim://faces?holder=chen", offline_after_s=0.3)
+@pytest.fixture
+def ctx() -> Iterator[DeviceContext]:
+    context = DeviceContext()
+    yield context
+    context.sims.close()
+
+
+class Events:
+    def __init__(self) -> None:
+        self.seen: list[DeviceEvent] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, event: DeviceEvent) -> None:
+        with self.cond:
+            self.seen.append(event)
+            self.cond.notify_all()
+
+    def wait(self, kind: type[DeviceEvent], n: int = 1, timeout: float = 5.0) -> None:
+        with self.cond:
+            assert self.cond.wait_for(
+                lambda: sum(isinstance(e, kind) for e in self.seen) >= n, timeout), self.seen
+
+
+def _camera(source: str, ctx: DeviceContext | None = None, **kw: float
+            ) -> tuple[CameraDevice, Events]:
+    cam = create(CameraConfig(source=source, **kw), ctx)
+    events = Events()
+    cam.start(events)
+    return cam, events
+
+
+def test_sim_camera_offline_when_frames_stop(ctx: DeviceContext) -> None:
+    cam, events = _camera("sim://faces?holder=chen", ctx, offline_after_s=0.3)
     try:
+        assert isinstance(cam, Camera)  # the role the core uses
         assert cam.latest_frame(3.0) is not None
         assert cam.status is DeviceStatus.ONLINE and cam.details["camera"] == "ok"
-        went_offline = threading.Event()
-
-        def listen(ev: StatusChange) -> None:
-            if ev.status is DeviceStatus.OFFLINE:
-                went_offline.set()
-
-        cam.subscribe(listen)
-        assert cam.simulator is not None
-        cam.simulator.stall()
-        assert went_offline.wait(3.0)
+        events.wait(FrameSourceOnline)
+        control = SimClient(ctx.sims.controls()["camera"])
+        control.call("fault", kind="unplug")  # the frames stop
+        events.wait(FrameSourceOffline)
         assert cam.details["camera"] == "no_frames"
         assert not cam.check_health().ok
-        cam.simulator.stall(False)
+        assert control.call("status")["stalled"] is True
+        control.call("fault", kind="none")
         assert cam.latest_frame(3.0) is not None
         assert cam.status is DeviceStatus.ONLINE
+        events.wait(FrameSourceOnline, 2)
         preview = cam.preview()
         assert preview is not None and preview.frame.shape == (480, 640, 3)
+        assert cam.inventory()["simulated"] is True
     finally:
         cam.close()
     assert cam.preview() is None
 
 
+def test_sim_camera_presents_people_through_its_socket(ctx: DeviceContext) -> None:
+    cam, _events = _camera("sim://faces", ctx)
+    try:
+        control = SimClient(ctx.sims.controls()["camera"])
+        assert control.call("status")["presented"] is None
+        # a demo citizen's key shows their face (chen's is the astronaut portrait)
+        assert control.call("present", who="chen")["presented"] == "astronaut"
+        assert control.call("present", who="photo:chen")["presented"] == "photo:astronaut"
+        assert control.request({"op": "present", "who": "nobody-known"})["error"] == \
+            "unknown_face"
+        assert control.call("present", who=None)["presented"] is None
+        assert cam.latest_frame(3.0) is not None
+    finally:
+        cam.close()
+
+
+def test_sim_camera_url_is_checked(ctx: DeviceContext) -> None:
+    with pytest.raises(SimUrlError, match="unknown parameter 'who'"):
+        create(CameraConfig(source="sim://faces?who=chen"), ctx)
+    with pytest.raises(SimUrlError, match="simulates the idcard"):
+        create(CameraConfig(source="sim://idcard"), ctx)
+
+
 def test_folder_source(tmp_path: Path) -> None:
     for i in range(2):
         cv2.imwrite(str(tmp_path / f"{i}.png"), faces.empty_frame(seed=i))
-    cam = _camera(str(tmp_path))
+    cam, _events = _camera(str(tmp_path))
     try:
         first = cam.latest_frame(3.0)
         second = cam.latest_frame(3.0)
@@ -62,38 +114,3 @@ def test_folder_source(tmp_path: Path) -> None:
         cam.close()
 
 
-def test_liveness_live_face_passes_and_photo_fails() -> None:
-    cfg = FaceConfig(liveness_retries=0)
-    checker = LivenessChecker(cfg, FaceVerifier(cfg), rng=random.Random(7), challenge_s=2.0)
-    cam = _camera("sim://faces?holder=chen")
-    try:
-        told: list[str | None] = []
-
-        def on_challenge(c: str | None) -> None:
-            told.append(c)
-            cam.on_challenge(c)
-
-        live = checker.run(cam.frames(), Deadline(20), on_challenge)
-        assert live.passed and live.reason is None and len(live.challenges) == 2
-        assert any(c in ("turn_left", "turn_right") for c in live.challenges)
-        assert told[-1] is None and set(live.challenges) <= set(told)
-        assert cam.simulator is not None
-        cam.simulator.present("photo:chen")
-        photo = checker.run(cam.frames(), Deadline(20), cam.on_challenge)
-        assert not photo.passed and photo.reason == "challenge_failed"
-        cam.simulator.present(None)
-        nobody = LivenessChecker(cfg, FaceVerifier(cfg), challenge_s=0.8).run(
-            cam.frames(), Deadline(5), cam.on_challenge)
-        assert not nobody.passed and nobody.reason == "no_face"
-    finally:
-        cam.close()
-
-
-def test_verify_through_camera() -> None:
-    cam = _camera("sim://faces?holder=chen")
-    try:
-        result = FaceVerifier(FaceConfig()).verify(
-            cam.frames(), faces.reference_jpeg("chen"), Deadline(20))
-        assert result.match and result.frames_used == 3
-    finally:
-        cam.close()

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from hardware.idcard.cli import diag
-from hardware.idcard.simulator import control
+from hardware.sim.control import SimClient, SimControlError
 
 KIOSK = [sys.executable, "-m", "kiosk.cli"]
 READ_KEYS = {"card_type", "name", "sex", "nation", "birth_date", "address", "id_number",
-             "issuer", "valid_from", "valid_to", "id_number_valid", "photo_bytes", "elapsed_ms"}
+             "issuer", "valid_from", "valid_to", "photo_bytes", "elapsed_ms"}
 
 
 def _line_reader(proc: subprocess.Popen[str]) -> queue.Queue[str]:
@@ -62,7 +62,7 @@ def test_diag_read_and_sam_id_against_sim_process(sim_process: tuple[str, str]) 
     data = json.loads(result.output)
     assert set(data) == READ_KEYS
     assert data["name"] == "陈美玲" and data["valid_to"] == "长期" and data["photo_bytes"] == 1024
-    assert data["birth_date"] == "1958-03-12" and data["id_number_valid"] is True
+    assert data["birth_date"] == "1958-03-12" and data["id_number"] == "440605195803121228"
     assert isinstance(data["elapsed_ms"], float)
 
     result = runner.invoke(diag, ["sam-id", "--port", path, "--json"])
@@ -74,13 +74,16 @@ def test_diag_read_and_sam_id_against_sim_process(sim_process: tuple[str, str]) 
     assert result.exit_code == 1
     assert json.loads(result.output) == {"error": "no_card", "message": "no card in the field"}
 
-    assert control(sock, "insert lee") == "ok"
-    assert json.loads(control(sock, "status"))["card"] == "lee"
-    assert control(sock, "insert nobody").startswith("error:")
-    assert control(sock, "fault sam_60") == "ok"
+    control = SimClient(sock)
+    control.call("insert", key="lee")
+    assert control.call("status")["card"] == "lee"
+    with pytest.raises(SimControlError) as refused:
+        control.call("insert", key="nobody")
+    assert refused.value.code == "no_such_card"
+    control.call("fault", kind="sam_60")
     result = runner.invoke(diag, ["read", "--port", path, "--timeout", "1", "--json"])
     assert result.exit_code == 1 and json.loads(result.output)["error"] == "sam_error"
-    assert control(sock, "fault none") == "ok"
+    control.call("fault", kind="none")
 
     # the real entry point, once
     proc = subprocess.run([*KIOSK, "diag", "idcard", "read", "--port", path, "--baud", "115200",
@@ -101,3 +104,5 @@ def test_diag_errors_are_json() -> None:
     assert result.exit_code == 1 and json.loads(result.output)["error"] == "checksum"
     result = runner.invoke(diag, ["sam-id", "--port", "sim://idcard"])
     assert result.exit_code == 0 and result.output.startswith("sam_id: 05.01-")
+    result = runner.invoke(diag, ["sam-id", "--port", "sim://idcard?nope=1", "--json"])
+    assert result.exit_code == 1 and json.loads(result.output)["error"] == "bad_port"

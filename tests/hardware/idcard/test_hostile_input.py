@@ -185,18 +185,20 @@ def _raw_exchange(path: str, data: bytes) -> str:
 
 
 def test_control_socket_refuses_non_utf8_and_keeps_serving(control_sim: str) -> None:
-    from hardware.idcard.simulator import control
+    from hardware.sim.control import SimClient
 
-    assert _raw_exchange(control_sim, b"insert \xff\xfe\n").startswith("error: ")
-    assert json.loads(control(control_sim, "status"))["card"] is None
-    assert control(control_sim, "insert chen") == "ok"
+    reply = json.loads(_raw_exchange(control_sim, b'{"op": "insert", "key": "\xff\xfe"}\n'))
+    assert reply["ok"] is False and reply["error"] == "not_utf8"
+    client = SimClient(control_sim)
+    assert client.call("status")["card"] is None
+    assert client.call("insert", key="chen")["ok"] is True
 
 
 def test_control_socket_caps_a_line_without_newline(control_sim: str) -> None:
-    from hardware.idcard.simulator import MAX_CONTROL_LINE, control
+    from hardware.sim.control import MAX_LINE, SimClient
 
     started = time.monotonic()
-    answer = _raw_exchange(control_sim, b"a" * (8 * MAX_CONTROL_LINE))
-    assert answer == f"error: control line longer than {MAX_CONTROL_LINE} bytes"
+    reply = json.loads(_raw_exchange(control_sim, b"a" * (MAX_LINE + 100)))
+    assert reply["ok"] is False and reply["error"] == "line_too_long"
     assert time.monotonic() - started < 1.0
-    assert control(control_sim, "cards").startswith("[")
+    assert "chen" in SimClient(control_sim).call("cards")["cards"]

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from hardware.base import Unsupported
-from hardware.idcard.bench import transaction_bytes
 from hardware.idcard.driver import wire_time_s
 from hardware.idcard.photo import BMP_LEN, CtypesWltDecoder, load_decoder
+from kiosk.bench.idcard import transaction_bytes
 
 STUB = r"""
 #include <string.h>

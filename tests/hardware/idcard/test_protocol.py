@@ -115,23 +115,11 @@ def test_nation_table_has_all_56() -> None:
     assert (p.NATIONS["01"], p.NATIONS["08"], p.NATIONS["56"]) == ("汉", "壮", "基诺")
 
 
-def test_gb11643_check_digit() -> None:
-    assert p.id_check_digit("11010519491231002") == "X"
-    assert p.id_number_valid("11010519491231002X")
-    assert p.id_number_valid("11010519491231002x")
-    assert p.id_number_valid("440605195803121228")
-    assert not p.id_number_valid("440605195803121229")
-    assert not p.id_number_valid("4406051958031212")
-    assert not p.id_number_valid("44060519580312122８")
-    with pytest.raises(ValueError):
-        p.id_check_digit("1234")
-
-
 RESIDENT = IdCardData(
     card_type="resident", name="陈美玲", sex="女", nation="汉", birth_date=date(1958, 3, 12),
     address="广东省佛山市南海区桂城街道南海大道北88号", id_number="440605195803121228",
     issuer="佛山市公安局南海分局", valid_from=date(2018, 4, 2), valid_to=None,
-    id_number_valid=True, photo=bytearray(b"\x01" * 1024))
+    photo=bytearray(b"\x01" * 1024))
 
 
 def test_resident_text_layout_offsets() -> None:
@@ -146,7 +134,7 @@ def test_resident_text_layout_offsets() -> None:
     assert text[248:250] == b" \x00"
     card = p.parse_text(text, bytes(RESIDENT.photo))
     assert card.as_json() == RESIDENT.as_json()
-    assert card.valid_to is None and card.id_number_valid
+    assert card.valid_to is None
 
 
 def test_permit_and_foreign_cards_round_trip() -> None:
@@ -167,8 +155,8 @@ def test_permit_and_foreign_cards_round_trip() -> None:
     assert text[0:22] == "SMITH, JOHN".encode("utf-16-le")
     assert text[220:236] == "19580312".encode("utf-16-le")
     got = p.parse_text(text)
-    assert (got.card_type, got.name, got.en_name, got.nationality, got.id_number_valid) == \
-        ("foreign_permanent", "史密斯", "SMITH, JOHN", "USA", True)
+    assert (got.card_type, got.name, got.en_name, got.nationality) == \
+        ("foreign_permanent", "史密斯", "SMITH, JOHN", "USA")
     assert got.birth_date == date(1958, 3, 12)
 
 

@@ -101,12 +101,3 @@ def test_text_and_read_data_parsers_are_typed(text: bytes, rest: bytes) -> None:
         p.parse_read_data(rest)
     except p.ProtocolError as exc:
         assert exc.detail
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
-def test_check_digit_makes_numbers_valid(first17: str) -> None:
-    digit = p.id_check_digit(first17)
-    assert p.id_number_valid(first17 + digit)
-    wrong = next(c for c in "0123456789X" if c != digit)
-    assert not p.id_number_valid(first17 + wrong)

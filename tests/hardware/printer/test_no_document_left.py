@@ -139,7 +139,7 @@ def test_start_purges_finished_jobs_a_crash_left_and_keeps_the_guarantee(keeping
 
     restarted = keeping.printer(poll_interval_s=60)
     try:
-        restarted.start()
+        restarted.start(lambda _event: None)
         assert _holding(marker, keeping.cupsd.root) == []
         entry_after = restarted.journal.get(key)
         assert entry_after is not None and entry_after.state == "completed"

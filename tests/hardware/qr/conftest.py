@@ -8,17 +8,26 @@ from typing import Any
 
 import pytest
 
+from hardware.base import StatusChange
+from hardware.context import DeviceContext
+from hardware.qr.config import QrConfig
+from hardware.qr.factory import create
 from hardware.qr.scanner import SerialQrScanner
 
 
 class Collector:
-    """Collects emitted events; tests wait on it with a deadline instead of sleeping."""
+    """Collects emitted events (status changes apart, in ``changes``); tests wait on it with
+    a deadline instead of sleeping."""
 
     def __init__(self) -> None:
         self.events: list[Any] = []
+        self.changes: list[StatusChange] = []
         self._cond = threading.Condition()
 
     def __call__(self, event: Any) -> None:
+        if isinstance(event, StatusChange):
+            self.changes.append(event)
+            return
         with self._cond:
             self.events.append(event)
             self._cond.notify_all()
@@ -38,12 +47,21 @@ def collector() -> Collector:
 
 
 @pytest.fixture
-def make_scanner(collector: Collector) -> Iterator[Callable[..., SerialQrScanner]]:
+def device_context() -> Iterator[DeviceContext]:
+    ctx = DeviceContext()
+    yield ctx
+    ctx.sims.close()
+
+
+@pytest.fixture
+def make_scanner(collector: Collector, device_context: DeviceContext
+                 ) -> Iterator[Callable[..., SerialQrScanner]]:
+    """A scanner built by the factory from a ``sim://qr`` URL (its simulator owned by it)."""
     made: list[SerialQrScanner] = []
 
     def make(url: str = "sim://qr", **kw: Any) -> SerialQrScanner:
         kw.setdefault("dedup_window_s", 0.0)
-        scanner = SerialQrScanner(url, **kw)
+        scanner = create(QrConfig(port=url, **kw), device_context)
         made.append(scanner)
         scanner.start(collector)
         assert scanner.wait_connected(5)

@@ -6,8 +6,8 @@ import threading
 
 import numpy as np
 
+from hardware.events import CodeScanned
 from hardware.qr.camera_decode import CameraQrWatcher, FrameDecoder
-from hardware.qr.events import CodeScanned
 from hardware.qr.testframes import HEIGHT, WIDTH, frames, make_frame
 
 from .conftest import Collector
@@ -70,12 +70,12 @@ def test_watcher_emits_once_per_code_off_the_calling_thread(collector: Collector
         threads.add(threading.current_thread().name)
         collector(event)
 
-    w = CameraQrWatcher(source, emit, dedup_window_s=30, interval_s=0.01)
-    w.start()
+    w = CameraQrWatcher(source, dedup_window_s=30, interval_s=0.01)
+    w.start(emit)
     try:
         assert served.wait(20)
         evs = collector.wait_count(1)
     finally:
-        w.stop()
+        w.close()
     assert evs == [CodeScanned(tf.text, "camera")]  # three frames, one event
     assert w.frames == 3 and threads == {"qr-camera"}

@@ -14,8 +14,8 @@ import cv2
 import segno
 from click.testing import CliRunner
 
-from hardware.qr.simulator import send_control
 from hardware.qr.testframes import make_frame
+from hardware.sim.control import SimClient
 from kiosk.cli import main
 from kiosk.identity.codes import load_or_create_signing_key, verify_code
 
@@ -84,7 +84,7 @@ def test_sim_qr_and_diag_listen_over_a_real_pty(tmp_path: Path) -> None:
         try:
             assert listen.stderr is not None and listen.stdout is not None
             assert "status: online" in listen.stderr.readline()  # connected: now scan
-            assert send_control(control, {"op": "scan", "text": "APPT-7"})["sent"]
+            assert SimClient(control).call("scan", text="APPT-7")["sent"]
             out, _ = listen.communicate(timeout=30)
         finally:
             listen.kill()

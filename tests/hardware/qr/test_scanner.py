@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,9 +13,11 @@ import pytest
 import serial
 
 from hardware.base import Canceled, Deadline, DeviceStatus, DeviceTimeout, HealthLevel
-from hardware.qr.events import CodeScanned, ScanRejected
+from hardware.context import DeviceContext
+from hardware.events import CodeScanned, ScanRejected
 from hardware.qr.scanner import SerialQrScanner
-from hardware.qr.simulator import QrScannerSimulator, send_control
+from hardware.qr.simulator import QrScannerSimulator
+from hardware.sim.control import SimClient, SimControlError
 
 from .conftest import Collector
 
@@ -44,7 +47,7 @@ def test_scans_arrive_as_events(make_scanner: MakeScanner, collector: Collector,
 
 
 def test_simulator_sends_exact_bytes() -> None:
-    with QrScannerSimulator("crlf", control=False) as sim:
+    with QrScannerSimulator("crlf") as sim:
         port = serial.Serial(sim.link_path, 9600, timeout=2)
         try:
             sim.scan("AB")
@@ -161,19 +164,21 @@ def test_read_code_deadline_and_cancel(make_scanner: MakeScanner) -> None:
         s.read_code(Deadline(5, cancel))
 
 
-def test_control_channel_from_another_process(make_scanner: MakeScanner,
-                                              collector: Collector) -> None:
+def test_control_channel_from_another_process(make_scanner: MakeScanner, collector: Collector,
+                                              device_context: DeviceContext) -> None:
     s = make_scanner()
     sim = s.simulator
-    assert sim is not None and sim.control_path
-    code = (f"from hardware.qr.simulator import send_control as c;"
-            f"print(c({sim.control_path!r}, {{'op': 'scan', 'text': 'FROM-OUTSIDE'}}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=30, check=True)
-    assert "'sent': True" in out.stdout
+    control = device_context.sims.controls()["qr"]  # recorded by the factory
+    assert sim is not None and sim.control_path == control
+    out = subprocess.run([sys.executable, "-m", "kiosk.cli", "sim", "ctl", control, "scan",
+                          "text=FROM-OUTSIDE"], capture_output=True, text=True, timeout=30,
+                         check=True)
+    assert json.loads(out.stdout) == {"ok": True, "sent": True}
     assert scans(collector.wait_count(1)) == ["FROM-OUTSIDE"]
-    status = send_control(sim.control_path, {"op": "status"})
-    assert status["ok"] and status["pty"] == sim.pty_path and status["plugged"]
-    assert send_control(sim.control_path, {"op": "fault", "kind": "nope"})["ok"] is False
-    assert send_control(sim.control_path, {"op": "bogus"})["ok"] is False
-    assert sim.handle_control(b"not json")["ok"] is False
+    client = SimClient(control)
+    status = client.call("status")
+    assert status["pty"] == sim.pty_path and status["plugged"]
+    with pytest.raises(SimControlError) as refused:
+        client.call("fault", kind="nope")
+    assert refused.value.code == "unknown_fault"
+    assert client.request({"op": "bogus"})["error"] == "unknown_op"

@@ -36,7 +36,7 @@ UNSAFE = [
     ("backend: {verify_tls: false}", "backend.verify_tls"),
     ("backend: {url: 'http://platform.gov.example/kiosk/v1'}", "backend.url"),
     ("backend: {url: 'http://10.0.0.5:8080/v1'}", "backend.url"),
-    ("fleet: {broker_host: mqtt.fleet.example}", "fleet.tls"),
+    ("fleet: {broker_url: 'mqtt://mqtt.fleet.example'}", "fleet.tls"),
 ]
 
 
@@ -62,7 +62,8 @@ def test_embedded_backend_with_demo_data_names_both_keys(tmp_path: Path) -> None
     "backend: {url: 'http://127.0.0.1:8700/v1'}",
     "backend: {url: 'http://localhost:8700/v1'}",
     "backend: {url: 'http://[::1]:8700/v1'}",
-    "fleet: {broker_host: mqtt.fleet.example, tls: true}",
+    "fleet: {broker_url: 'mqtts://mqtt.fleet.example'}",
+    "fleet: {broker_url: 'mqtt://mqtt.fleet.example:8883', tls: true}",
 ])
 def test_production_accepts_safe_settings(tmp_path: Path, text: str) -> None:
     cfg = load_config(write(tmp_path, text + "\n"), profile="production", environ={})

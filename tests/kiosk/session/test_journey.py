@@ -13,6 +13,7 @@ from kiosk.backend.contract import Delivery
 from kiosk.core import KioskCore
 from kiosk.session.journey import Journey, Notice, validate_form
 from kiosk.session.states import State
+from tests.kiosk.session.conftest import sim
 from tests.kiosk.session.factories import matter
 
 DEADLINE = 60.0
@@ -82,12 +83,11 @@ def personal_leftovers(core: KioskCore, needles: list[str]) -> list[str]:
 def test_card_face_certificate_free_matter_printed(core: KioskCore, tmp_path: Path) -> None:
     w = Watcher(core)
     journey: Journey = core.journey
-    idcard = core.device("idcard")
-    camera = core.device("camera")
-    printer = core.device("printer")
-    assert idcard is not None and camera is not None and printer is not None
-    camera.simulator.present("chen")  # type: ignore[attr-defined]
-    idcard.simulator.insert("chen")  # type: ignore[attr-defined]
+    world = sim(core)
+    assert core.devices.card_reader is not None and core.devices.camera is not None
+    assert core.devices.printer is not None
+    world.present_face("chen")
+    world.insert_card("chen")
     w.state(State.FACE_CONSENT)
     journey.give_face_consent()
     w.state(State.HOME)  # identified first; now choose the matter
@@ -114,12 +114,11 @@ def test_card_face_certificate_free_matter_printed(core: KioskCore, tmp_path: Pa
     assert receipt is not None and receipt.application_no
     journey.choose_delivery()
     w.state(State.DELIVERY)
-    emulator = printer.emulator  # type: ignore[attr-defined]
-    before = len(emulator.jobs())
+    before = len(world.printed())
     journey.deliver(Delivery.PRINT)
     w.state(State.RATING)
-    assert emulator.wait_for_jobs(before + 1, 30)
-    printed = emulator.jobs()[-1].read_bytes()
+    assert world.wait_printed(before + 1, 30)
+    printed = world.printed()[-1].read_bytes()
     assert printed.startswith(b"%PDF")
     journey.rate("good")
     w.state(State.GOODBYE)
@@ -152,15 +151,15 @@ def printed_codes(pdf: bytes, tmp_path: Path) -> list[str]:
 
 def test_expired_card_is_refused_with_a_plain_message(core: KioskCore) -> None:
     w = Watcher(core)
-    core.device("idcard").simulator.insert("liang")  # type: ignore[union-attr]
+    sim(core).insert_card("liang")
     w.notice("card_expired")
     assert core.session.data.holder is None
 
 
 def test_impostor_face_fails_and_offers_identify_again(core: KioskCore) -> None:
     w = Watcher(core)
-    core.device("camera").simulator.present("huang")  # type: ignore[union-attr]
-    core.device("idcard").simulator.insert("chen")  # type: ignore[union-attr]
+    sim(core).present_face("huang")
+    sim(core).insert_card("chen")
     w.state(State.FACE_CONSENT)
     core.journey.give_face_consent()
     w.state(State.IDENTIFY)
@@ -233,10 +232,10 @@ def test_form_validation_keys() -> None:
 
 
 def test_printer_out_of_paper_keeps_the_session(core: KioskCore) -> None:
-    printer = core.device("printer")
+    printer = core.devices.printer
     assert printer is not None
-    printer.emulator.set_fault("paper_out")  # type: ignore[attr-defined]
-    outcome = printer.print_document(  # type: ignore[attr-defined]
-        "paper-test", b"%PDF-1.4\n" + b"0" * 200_000, "t", deadline_s=8)
+    sim(core).paper(out=True)
+    outcome = printer.print_document("paper-test", b"%PDF-1.4\n" + b"0" * 200_000, "t",
+                                     deadline_s=8)
     assert outcome.state in ("timeout", "aborted")
     assert outcome.message_key

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from kiosk import compose
 from kiosk.backend.contract import NotFound, Unavailable
 from kiosk.backend.factory import create_backend
 from kiosk.backend.switch import SwitchableBackend
 from kiosk.core import KioskCore
 from kiosk.session.states import State
+from tests.kiosk.session.conftest import sim
 from tests.kiosk.session.gates import GatedBackend
 from tests.kiosk.session.test_journey import Watcher
 
@@ -33,9 +35,8 @@ def gated_core(make_config: Callable[..., Any]) -> Iterator[Callable[..., KioskC
     def build(calls: tuple[str, ...] = (), answers: tuple[str, ...] = ()) -> KioskCore:
         cfg = make_config(camera__source="sim://faces", face__deadline_s="40")
         backend = GatedBackend(create_backend(cfg), calls, answers)
-        core = KioskCore(cfg, backend=backend)  # type: ignore[arg-type]
+        core = compose.build(cfg, backend=backend)  # type: ignore[arg-type]
         cores.append(core)
-        core.start()
         return core
 
     yield build
@@ -134,8 +135,7 @@ def test_stop_waits_for_the_platform_only_within_its_bound(
 
 
 def test_a_cut_backend_cuts_end_session_too(make_config: Callable[..., Any]) -> None:
-    core = KioskCore(make_config())
-    core.start()
+    core = compose.build(make_config())
     try:
         backend = core.backend
         assert isinstance(backend, SwitchableBackend)
@@ -158,7 +158,7 @@ def test_a_late_reference_photo_stays_out_of_the_next_session(
     core = gated_core(answers=("reference_photo",))  # the photo is on its way back
     gate = core.backend.gates["reference_photo"]  # type: ignore[union-attr]
     w = Watcher(core)
-    core.device("idcard").simulator.insert("chen")  # type: ignore[union-attr]
+    sim(core).insert_card("chen")
     w.state(State.FACE_CONSENT)
     core.journey.give_face_consent()
     w.state(State.FACE)

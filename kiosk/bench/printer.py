@@ -10,6 +10,7 @@ canvas with one line of Helvetica.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import shutil
 import socket
@@ -27,17 +28,18 @@ from hardware.printer.driver import CupsPrinter
 from hardware.printer.emulator import PrinterEmulator
 from kiosk.bench.harness import BenchOptions, BenchResult, compare, sample
 from kiosk.documents import ReceiptInfo, render_receipt
+from kiosk.documents.render import Paper
 from kiosk.identity.doccodes import make_doc_code
 
 _KEY = SigningKey(bytes(32))  # a fixed benchmark key: the code's size is what matters
 
 
-def _receipt(paper: str = "receipt80") -> bytes:
+def _receipt(paper: Paper = "receipt80") -> bytes:
     number = f"BENCH{uuid.uuid4().hex[:8]}"
     info = ReceiptInfo(number, "城乡居民基本医疗保险参保登记",
                        dt.datetime(2025, 3, 1, 10, 30), "kiosk-bench", "已受理",
                        make_doc_code(_KEY, f"R{number}", "receipt"), "请留意短信通知。")
-    return render_receipt(info, paper)  # type: ignore[arg-type]
+    return render_receipt(info, paper)
 
 
 def _plain() -> bytes:
@@ -92,8 +94,9 @@ def bench_render(opts: BenchOptions) -> list[BenchResult]:
     n = 5 if opts.quick else opts.repeat
     _receipt()  # font registration is a one-off, outside the samples
     results = []
-    for paper in ("receipt80", "a4"):
-        ms = sample(lambda p=paper: _receipt(p), n)  # type: ignore[misc]
+    papers: tuple[Paper, ...] = ("receipt80", "a4")
+    for paper in papers:
+        ms = sample(functools.partial(_receipt, paper), n)
         base = sample(_plain, n)
         results.append(compare(f"printer.render.{paper}", "ms", ms,
                                "plain reportlab canvas, one line of Helvetica", base))

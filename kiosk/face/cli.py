@@ -1,7 +1,9 @@
 """Technician commands: ``kiosk diag face compare`` and ``kiosk diag camera snapshot``.
 
-Exit codes: 0 ok (for compare: a result, match or not), 2 a quality gate failed or an image
-is unreadable, 3 the camera gave no frame. No image is written unless ``--save`` is given.
+Both exercise the face pipeline (the snapshot reports whether the frame would pass the
+gates), so they live with it, not with the camera driver. Exit codes: 0 ok (for compare: a
+result, match or not), 2 a quality gate failed or an image is unreadable, 3 the camera gave no
+frame. No image is written unless ``--save`` is given.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import click
 import cv2
 
 from hardware.base import DeviceError
+from hardware.cli_site import site_or_defaults
 from hardware.diag_output import emit as _emit
 from hardware.diag_output import fail as _fail
+from hardware.sim.url import SimUrlError
 
 
 @click.group(name="face")
@@ -30,8 +34,8 @@ def diag_face() -> None:
 @click.option("--threshold", type=float, default=None, help="override face.threshold")
 def compare(ref_image: str, live_image: str, as_json: bool, threshold: float | None) -> None:
     """Compare the face in REF_IMAGE with the face in LIVE_IMAGE."""
-    from hardware.camera.config import FaceConfig
-    from hardware.camera.verify import FaceGateError, FaceVerifier, decode_image
+    from kiosk.face.config import FaceConfig
+    from kiosk.face.verify import FaceGateError, FaceVerifier, decode_image
 
     cfg = FaceConfig() if threshold is None else FaceConfig(threshold=threshold)
     images = []
@@ -63,26 +67,31 @@ def diag_camera() -> None:
 @click.option("--timeout", type=float, default=5.0, show_default=True)
 def snapshot(device: str | None, save: str | None, as_json: bool, timeout: float) -> None:
     """Grab one frame: resolution, fps, face detected, brightness."""
-    from hardware.camera.config import CameraConfig, FaceConfig
-    from hardware.camera.driver import Camera
-    from hardware.camera.source import open_source
-    from hardware.camera.verify import FaceGateError, FaceVerifier, wipe
+    from hardware.camera.config import CameraConfig
+    from hardware.camera.factory import create
+    from kiosk.face.config import FaceConfig
+    from kiosk.face.verify import FaceGateError, FaceVerifier, wipe
 
     cfg = CameraConfig() if device is None else CameraConfig(source=device)
+    site = site_or_defaults()
     try:
-        camera = Camera(cfg, open_source(cfg))
+        camera = create(cfg, site.context)
     except DeviceError as exc:
+        site.context.sims.close()
         _fail(exc.detail, exc.message, as_json, 3)
-    camera.start()
+    except SimUrlError as exc:
+        site.context.sims.close()
+        _fail("bad_source", str(exc), as_json, 2)
+    camera.start(lambda _event: None)
     t0 = time.monotonic()
     try:
         frame = camera.latest_frame(timeout)
         info = camera.source.info()
     finally:
         camera.close()
+        site.context.sims.close()
     if frame is None:
         _fail("no_frames", f"no frame within {timeout:g} s", as_json, 3)
-    assert frame is not None
     gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     data: dict[str, Any] = {
         "source": info.get("kind"), "width": int(frame.shape[1]), "height": int(frame.shape[0]),

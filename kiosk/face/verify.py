@@ -1,5 +1,6 @@
 """1:1 face verification (人证核验): quality gates, one encoding per frame, a decision over
-several frames within a deadline.
+several frames within a deadline. Computation over frames from any
+:class:`~hardware.roles.Camera` (or image files): not a device, so not in ``hardware/``.
 
 Pipeline per frame (see README.md for the measured cost): grey + downscale so that the
 smallest accepted face is about 80 px -> dlib HOG detector without upsampling -> gates
@@ -23,10 +24,14 @@ import numpy as np
 import numpy.typing as npt
 
 from hardware.base import Deadline, DeviceError, DeviceErrorCode
-from hardware.camera.config import FaceConfig
+from hardware.memory import wipe
+from kiosk.face.config import FaceConfig
 
 Image = npt.NDArray[Any]  # uint8 images (cv2 returns loosely typed arrays)
 Encoding = npt.NDArray[np.float64]
+
+__all__ = ["BadImage", "FaceAnalysis", "FaceGateError", "FaceVerifier", "decode_image",
+           "encoded", "wipe"]
 
 GATE_CODES = ("no_face", "multiple_faces", "too_small", "blurred", "too_dark", "too_bright")
 DETECT_FACE_PX = 80.0  # the HOG window: faces this size and up are found without upsampling
@@ -94,15 +99,12 @@ class VerifyResult:
     distances: tuple[float, ...] = field(default=(), repr=False)
 
 
-def wipe(arr: npt.NDArray[Any] | bytearray | None) -> None:
-    """Zero a buffer in place (frames, encodings, decoded photos) when it is writeable."""
-    if arr is None:
-        return
-    if isinstance(arr, bytearray):
-        arr[:] = bytes(len(arr))
-        return
-    if arr.flags.writeable:
-        arr.fill(0)
+def encoded(analysis: FaceAnalysis) -> Encoding:
+    """The encoding of an analysis made with ``encode=True`` (an error, not an assert, if a
+    caller passed one without)."""
+    if analysis.encoding is None:
+        raise FaceGateError("no_face", "the face was not encoded")
+    return analysis.encoding
 
 
 class _Models:
@@ -247,8 +249,7 @@ class FaceVerifier:
         t0 = time.perf_counter()
         ref = self.analyse(ref_rgb, reference=True)
         live = self.analyse(live_rgb)
-        assert ref.encoding is not None and live.encoding is not None
-        d = self.distance(ref.encoding, live.encoding)
+        d = self.distance(encoded(ref), encoded(live))
         elapsed = (time.perf_counter() - t0) * 1000.0
         ref.wipe()
         live.wipe()
@@ -272,7 +273,7 @@ class FaceVerifier:
             return VerifyResult(False, None, f"reference_{exc.gate}", 0)
         except DeviceError as exc:
             return VerifyResult(False, None, f"reference_{exc.detail}", 0)
-        assert ref.encoding is not None
+        ref_encoding = encoded(ref)
         need = self.cfg.frames
         dists: list[float] = []
         reason: str | None = "timeout"
@@ -291,8 +292,7 @@ class FaceVerifier:
                     reason = exc.gate
                     progress(exc.gate)
                     continue
-                assert live.encoding is not None
-                dists.append(self.distance(ref.encoding, live.encoding))
+                dists.append(self.distance(ref_encoding, encoded(live)))
                 live.wipe()
                 progress("face_ok")
                 if len(dists) < need:
@@ -315,6 +315,24 @@ class FaceVerifier:
     def _result(match: bool, dists: list[float], reason: str | None) -> VerifyResult:
         med = statistics.median(dists) if dists else None
         return VerifyResult(match, med, reason, len(dists), tuple(dists))
+
+
+def fuse(ref: Encoding, lives: list[Encoding], rule: str) -> float:
+    """The distance of several live encodings to the reference under a fusion rule:
+    ``mean`` (distance to the mean encoding), ``all`` (the largest: every frame must match),
+    ``best`` (the smallest), ``median``."""
+    if not lives:
+        raise ValueError("no live encodings")
+    if rule == "mean":
+        return float(np.linalg.norm(np.mean(np.array(lives), axis=0) - ref))
+    d = [float(np.linalg.norm(lv - ref)) for lv in lives]
+    if rule == "all":
+        return max(d)
+    if rule == "best":
+        return min(d)
+    if rule == "median":
+        return float(statistics.median(d))
+    raise ValueError(f"unknown fusion rule {rule!r}")
 
 
 def laplacian_sharpness(gray_crop: Image, width: int = 96) -> float:

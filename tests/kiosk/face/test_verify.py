@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from hardware.base import Deadline
-from hardware.camera.verify import FaceGateError, FaceVerifier, decode_image
-from kiosk.demo import faces
-from kiosk.demo.faces import Pose
+from hardware.sim import faces
+from hardware.sim.faces import Pose
+from kiosk.face.verify import FaceGateError, FaceVerifier, decode_image
 
 
 def _two_faces() -> np.ndarray:

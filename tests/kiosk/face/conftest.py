@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hardware.camera.config import FaceConfig
-from hardware.camera.verify import FaceVerifier
+from kiosk.face.config import FaceConfig
+from kiosk.face.verify import FaceVerifier
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hardware.camera.config import FaceConfig
-from hardware.camera.verify import FaceGateError, FaceVerifier, decode_image
+from hardware.sim import faces
+from hardware.sim.faces import Pose
 from kiosk.bench.harness import BenchOptions, BenchResult, compare, p95
-from kiosk.demo import faces
-from kiosk.demo.faces import Pose
+from kiosk.face.config import FaceConfig
+from kiosk.face.verify import FaceGateError, FaceVerifier, decode_image, encoded
 
 
 def _fr() -> Any:
@@ -37,9 +37,7 @@ def bench_verify(opts: BenchOptions) -> list[BenchResult]:
     n = 5 if opts.quick else max(5, opts.repeat)
     fr = _fr()
     verifier = FaceVerifier(FaceConfig())
-    ref = verifier.encode_reference(faces.reference_jpeg("astronaut"))
-    assert ref.encoding is not None
-    ref_enc = ref.encoding
+    ref_enc = encoded(verifier.encode_reference(faces.reference_jpeg("astronaut")))
     frames = [faces.live_frame("astronaut", Pose(dx=dx, dy=dy), seed=i)
               for i, (dx, dy) in enumerate([(0, 0), (30, -10), (-40, 15), (10, 25)])]
     rgbs = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in frames]
@@ -50,9 +48,7 @@ def bench_verify(opts: BenchOptions) -> list[BenchResult]:
         return state["i"] % len(frames)
 
     def kiosk() -> None:
-        live = verifier.analyse(frames[nxt()], bgr=True)
-        assert live.encoding is not None
-        verifier.distance(ref_enc, live.encoding)
+        verifier.distance(ref_enc, encoded(verifier.analyse(frames[nxt()], bgr=True)))
 
     def detect_only() -> None:
         verifier.analyse(frames[nxt()], bgr=True, encode=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hardware.qr import bench
+from kiosk.bench import qr as bench
 from kiosk.bench.harness import BenchOptions
 
 

@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hardware.base import Deadline
-from hardware.camera.config import FaceConfig
-from hardware.camera.verify import FaceGateError, FaceVerifier
+from kiosk.face.config import FaceConfig
+from kiosk.face.verify import FaceGateError, FaceVerifier
 
 CHALLENGES = ("turn_left", "turn_right", "come_closer")
 TURNS = ("turn_left", "turn_right")

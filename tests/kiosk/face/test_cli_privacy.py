@@ -10,12 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from hardware.base import Deadline
-from hardware.camera.config import FaceConfig
+from hardware.camera.config import CameraConfig
 from hardware.camera.factory import create
-from hardware.camera.verify import FaceVerifier
+from hardware.context import DeviceContext
+from hardware.sim import faces
+from hardware.sim.control import SimClient
 from kiosk.cli import main
-from kiosk.config.schema import KioskConfig
-from kiosk.demo import faces
+from kiosk.face.config import FaceConfig
+from kiosk.face.verify import FaceVerifier
 
 MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
@@ -84,21 +86,23 @@ def test_no_image_data_left_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     handler = logging.FileHandler(log_file)
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.DEBUG)
+    ctx = DeviceContext(var_dir=var)
     try:
-        cfg = KioskConfig(var_dir=str(var))
-        cam = create(cfg)
-        assert cam.simulator is not None and cam.simulator.presented is None
-        cam.simulator.present("chen")
-        cam.start()
+        cam = create(CameraConfig(), ctx)
+        control = SimClient(ctx.sims.controls()["camera"])
+        assert control.call("status")["presented"] is None
+        control.call("present", who="chen")
+        cam.start(lambda _event: None)
         try:
             verifier = FaceVerifier(FaceConfig())
             ok = verifier.verify(cam.frames(), faces.reference_jpeg("chen"), Deadline(20))
             assert ok.match
-            cam.simulator.present("huang")
+            control.call("present", who="huang")
             bad = verifier.verify(cam.frames(), faces.reference_jpeg("chen"), Deadline(20))
             assert not bad.match
         finally:
             cam.close()
+            ctx.sims.close()
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()

@@ -1,4 +1,9 @@
-"""Benchmark: find + select + read against the paced simulator versus the wire time."""
+"""Benchmark: find + select + read against the paced simulator versus the wire time.
+
+Device benchmarks live under ``kiosk/bench/`` (not beside each driver): they measure with the
+kiosk's harness, and some with the kiosk's documents and faces, while ``hardware/`` imports
+nothing from ``kiosk``.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,8 @@ def measure(baud: int, n: int) -> list[float]:
     reader = open_reader(f"sim://idcard?cards=demo&baud={baud}", baud)
     try:
         sim = reader.simulator
-        assert sim is not None
+        if sim is None:
+            raise RuntimeError("a sim:// reader without its simulator")
         samples = []
         for i in range(n + 1):  # the first read warms up
             sim.insert("chen")

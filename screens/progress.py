@@ -1,0 +1,57 @@
+"""Where the citizen is in the journey and how long the screen waits (no Kivy here).
+
+The header shows five steps, identify → choose → fill → submit → collect, the current one
+highlighted and the finished ones ticked; and, during the last part of a screen's inactivity
+timeout, a countdown. The session machine's timeout policy decides the times; this module only
+maps them to what the header shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+STEPS = ("identify", "choose", "fill", "submit", "collect")
+
+STEP_OF_STATE = {
+    "home": "choose", "guide": "choose",
+    "identify": "identify", "face_consent": "identify", "face": "identify",
+    "consent": "fill", "certificates": "fill", "form": "fill",
+    "review": "submit", "submitting": "submit",
+    "result": "collect", "delivery": "collect", "rating": "collect", "goodbye": "collect",
+}
+
+
+def step_of(state: str) -> str:
+    """The step a session state belongs to ('' on the attract screen)."""
+    return STEP_OF_STATE.get(state, "")
+
+
+def steps_done(state: str, data: Any) -> list[str]:
+    """Steps finished before ``state``. A card may identify first and the matter come after,
+    or the other way round, so the first two are read from the session, not the order."""
+    current = step_of(state)
+    if not current:
+        return []
+    done = []
+    if getattr(data, "identified", False) and current != "identify":
+        done.append("identify")
+    if getattr(data, "matter", None) is not None and current != "choose":
+        done.append("choose")
+    index = STEPS.index(current)
+    done += [s for s in STEPS[2:index]]
+    if state == "goodbye":
+        done = list(STEPS)
+    return [s for s in STEPS if s in done]
+
+
+def countdown_from(timeout: float, warning: float) -> float:
+    """Seconds before a timeout at which the header starts counting down: twice the
+    warning's lead, never more than the last half of the screen's timeout."""
+    return min(timeout / 2.0, 2.0 * warning)
+
+
+def countdown(seconds_left: float | None, timeout: float | None, warning: float) -> int:
+    """Whole seconds to show in the header, or 0 for no countdown."""
+    if seconds_left is None or not timeout or seconds_left > countdown_from(timeout, warning):
+        return 0
+    return max(1, int(seconds_left + 0.999))
