@@ -221,13 +221,13 @@ def test_a_fresher_external_check_supersedes_a_stale_internal_state(
     assert external.devices[3].status == "online" and external.verdict == "ready"
 
 
-def test_device_model_drivers_are_diagnosable() -> None:
+def test_device_model_drivers_are_diagnosable(tmp_path: Path) -> None:
     from hardware.printer.config import PrinterConfig
     from hardware.printer.driver import CupsPrinter
     from kiosk.diag.protocol import Diagnosable
 
     assert isinstance(StandIn("qr"), Diagnosable)
-    printer = CupsPrinter(PrinterConfig(), server="127.0.0.1:1")
+    printer = CupsPrinter(PrinterConfig(), server="127.0.0.1:1", state_dir=tmp_path)
     try:
         assert isinstance(printer, Diagnosable)
     finally:
