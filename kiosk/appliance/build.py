@@ -93,7 +93,8 @@ def build(project: Path, key_file: Path, out: Path, entry: str,
         lines = []
         for wheel in sorted(wheels.glob("*.whl")):
             m = _WHEEL.fullmatch(wheel.name)
-            assert m is not None
+            if m is None:  # the glob and the pattern disagree: not a wheel name
+                raise ValueError(f"{wheel.name}: not a wheel file name")
             digest = sha256_file(wheel)
             files[f"wheels/{wheel.name}"] = digest
             lines.append(f"{m.group('name')}=={m.group('version')} "

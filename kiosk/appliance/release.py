@@ -130,7 +130,8 @@ def read_manifest(tar_path: Path) -> object:
             if not member.isfile() or member.size > MAX_MANIFEST:
                 raise ReleaseError("bad_manifest", "release.json is not a small regular file")
             fh = tar.extractfile(member)
-            assert fh is not None
+            if fh is None:
+                raise ReleaseError("bad_manifest", "release.json is not a regular file")
             return strict_loads(fh.read(), MAX_MANIFEST)
     except KeyError:
         raise ReleaseError("bad_manifest", f"{tar_path.name}: no release.json in it") from None
@@ -154,7 +155,8 @@ def unpack(tar_path: Path, release: Release, into: Path) -> None:
             target = into / name
             target.parent.mkdir(parents=True, exist_ok=True)
             source = tar.extractfile(member)
-            assert source is not None
+            if source is None:
+                raise ReleaseError("bad_archive", f"{member.name}: not a regular file")
             with target.open("wb") as out:
                 for block in iter(lambda: source.read(1 << 20), b""):  # noqa: B023
                     out.write(block)

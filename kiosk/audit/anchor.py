@@ -119,7 +119,8 @@ def create_key(secrets_dir: Path) -> bytes:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     key = read_key(secrets_dir)
-    assert key is not None
+    if key is None:
+        raise OSError(f"{secrets_dir}: the audit key could not be read back")
     return key
 
 

@@ -120,7 +120,8 @@ class CredentialStore:
         return store
 
     def _read(self) -> dict[str, str]:
-        assert self._path is not None
+        if self._path is None:
+            return dict(self._hashes)  # an in-memory store has no file to read
         try:
             text = self._path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -156,7 +157,8 @@ class CredentialStore:
                          os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                assert self._watch is not None
+                if self._watch is None:
+                    raise RuntimeError("credential store without a file cannot be saved")
                 sig = self._watch.signature()
                 self._hashes = self._read()  # damaged: raises, nothing is overwritten
                 self._watch.read_at(sig)

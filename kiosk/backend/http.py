@@ -108,7 +108,7 @@ class HttpBackend:
         last: BackendError = Unavailable("not tried")
         for attempt in range(attempts):
             if attempt:
-                delay = min(self.backoff_s * 2 ** (attempt - 1), 2.0) * random.uniform(0.8, 1.2)
+                delay = min(self.backoff_s * 2 ** (attempt - 1), 2.0) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
                 if self._closed.wait(delay):
                     break
             try:

@@ -99,10 +99,10 @@ class _Loader(yaml.SafeLoader):
                 raise YamlRefused(f"nesting deeper than {MAX_DEPTH} levels", where)
             self._depth += 1
             try:
-                return super().compose_node(parent, index)  # type: ignore[no-any-return]
+                return super().compose_node(parent, index)
             finally:
                 self._depth -= 1
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 def _check_duplicates(node: Node, path: tuple[str, ...] = ()) -> None:

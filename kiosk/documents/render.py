@@ -210,7 +210,8 @@ class _Renderer:
                              stroke=0, fill=1)
 
     def _watermark(self, pdf: canvas.Canvas, page_h: float) -> None:
-        assert self.spec.watermark is not None
+        if self.spec.watermark is None:
+            return
         lay = self.lay
         size = max(lay.body * 2.2, 12)
         pdf.saveState()

@@ -96,7 +96,8 @@ def _certificates(citizens: dict[str, Any], ents: dict[str, Any]) -> list[Certif
     for key in ("chen", "huang", "liang", "he"):
         c = citizens[key]
         vf, vt = _date(c["valid_from"]), _date(c["valid_to"])
-        assert vf is not None
+        if vf is None:
+            raise ValueError(f"demo citizen {key}: valid_from missing")
         add(cat.ID_CARD, cat.MPS_FOSHAN, key, c["id_number"], vf, vt,
             {"name": c["name"], "address": c["address"], "birth_date": str(c["birth_date"])})
         add(cat.HUKOU, cat.MPS_FOSHAN, key, f"44060500{n:06d}", d(2015, 6, 1), None,

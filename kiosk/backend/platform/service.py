@@ -196,7 +196,8 @@ class PlatformService:
         if now >= limit or (row.ended and not for_submit):
             raise NotFound("holder reference expired", code="session_expired")
         holder = s.get(HolderRow, row.holder_id)
-        assert holder is not None
+        if holder is None:  # the session outlived its holder: treat it as unknown
+            raise NotFound("unknown holder reference", code="holder_ref_unknown")
         rep = s.get(HolderRow, holder.representative_id) if holder.representative_id else None
         return _Context(row, holder, rep)
 
@@ -846,7 +847,7 @@ def load_reference_photo(face_key: str) -> bytes | None:
         return None
     try:
         data = faces.reference_jpeg(face_key)
-    except Exception as exc:  # noqa: BLE001 - a missing demo face must not break a session
+    except Exception as exc:  # a missing demo face must not break a session
         log.warning("no reference photo for a demo face: %s", type(exc).__name__)
         return None
     return bytes(data) if data else None
