@@ -1,12 +1,16 @@
 """The camera simulator (``sim://faces?holder=<key>``): frames of a demo holder's face.
 
-A live person moves slightly all the time and acts out liveness challenges after a short
-reaction time; ``photo:<key>`` is a printed photo held still, which cannot; ``None`` is
-nobody in front of the camera. The ``unplug`` fault stops the frames (camera gone).
+A live person (a textured 3D head, :mod:`hardware.sim.scene3d`) moves slightly all the time and
+acts out liveness challenges after a short reaction time. ``ATTACK:KEY`` presents a
+presentation attack with the person's photo (:data:`hardware.sim.faces.ATTACKS`):
+``photo`` (a print held still), ``print`` (a flat print turned and moved closer as asked),
+``fold`` (folded along the nose), ``curve`` (bent), ``screen`` (a phone screen); the attacker
+acts out the challenges with the sheet. ``None`` is nobody in front of the camera. The
+``unplug`` fault stops the frames (camera gone).
 
 Controlled like every simulator, through its control socket (:mod:`hardware.sim.control`)::
 
-    {"op": "present", "who": KEY | "photo:KEY" | null}
+    {"op": "present", "who": KEY | "ATTACK:KEY" | null}
     {"op": "fault", "kind": "unplug"} | {"op": "fault", "kind": "none"}
     {"op": "status"}  -> {"presented": ..., "stalled": ..., "challenge": ...}
 """
@@ -16,10 +20,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 from hardware.sim import faces
@@ -29,6 +33,7 @@ from hardware.sim.url import FAULTS, SimUrl
 
 _TARGETS = {"turn_left": Pose(yaw=-1.0), "turn_right": Pose(yaw=1.0),
             "come_closer": Pose(scale=1.35)}
+_CACHE = 48  # rendered frames kept (an idle person cycles through a few poses)
 
 
 class FaceSimulator:
@@ -51,12 +56,12 @@ class FaceSimulator:
         self.reaction_s = reaction_s
         self.move_s = move_s
         self._presented: str | None = None
-        self._photo = False
+        self._attack: str | None = None
+        self._rendered: OrderedDict[tuple[Any, ...], npt.NDArray[Any]] = OrderedDict()
         self._challenge: str | None = None
         self._challenge_at = 0.0
         self._stalled = threading.Event()
         self._n = 0
-        self._photo_frame: npt.NDArray[Any] | None = None
         self.present(holder)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -95,22 +100,26 @@ class FaceSimulator:
 
     # -- controls -------------------------------------------------------------------------
     def present(self, who: str | None) -> None:
-        """``key`` (live person), ``photo:<key>`` (a static printed photo) or None."""
-        photo = who is not None and who.startswith("photo:")
-        key = who.split(":", 1)[1] if photo and who else who
+        """``key`` (a live person), ``ATTACK:key`` (a presentation attack with their photo:
+        :data:`~hardware.sim.faces.ATTACKS`) or None (nobody)."""
+        attack: str | None = None
+        key = who
+        if who is not None and ":" in who and who.split(":", 1)[0] in faces.ATTACKS:
+            attack, key = who.split(":", 1)
         if key is not None:
             key = faces.resolve(key)
+            faces.scene(key, faces.surface_of(attack))  # build it now, not in the grab thread
         with self._lock:
-            self._presented, self._photo = key, photo
+            self._presented, self._attack = key, attack
             self._challenge = None
-            self._photo_frame = faces.live_frame(key, Pose(), noise=0) if photo and key else None
+            self._rendered.clear()
 
     @property
     def presented(self) -> str | None:
         with self._lock:
             if self._presented is None:
                 return None
-            return f"photo:{self._presented}" if self._photo else self._presented
+            return f"{self._attack}:{self._presented}" if self._attack else self._presented
 
     def on_challenge(self, challenge: str | None) -> None:
         """The liveness checker's current challenge; a live person acts it out."""
@@ -133,10 +142,14 @@ class FaceSimulator:
         target = _TARGETS.get(self._challenge or "", Pose())
         progress = (now - self._challenge_at - self.reaction_s) / self.move_s
         k = min(1.0, max(0.0, progress)) if self._challenge else 0.0
-        wobble = math.sin(self._n * 0.7)
+        k = round(k * 8) / 8  # a few steps per move, so frames can be cached
+        phase = self._n % faces.NOISE_BANK  # the idle sway repeats with the noise: cached
+        wobble = math.sin(phase * 2 * math.pi / faces.NOISE_BANK)
+        if self._attack == "photo":  # held still: it cannot act anything out
+            return Pose()
         return Pose(yaw=k * target.yaw + 0.03 * wobble,
                     scale=1.0 + k * (target.scale - 1.0),
-                    dx=2.0 * wobble, dy=1.5 * math.cos(self._n * 0.5))
+                    dx=2.0 * wobble, dy=1.5 * math.cos(phase * 2 * math.pi / faces.NOISE_BANK))
 
     def frame(self) -> npt.NDArray[Any] | None:
         """The next frame, or None while stalled."""
@@ -144,11 +157,22 @@ class FaceSimulator:
             return None
         with self._lock:
             self._n += 1
-            n, key, photo = self._n, self._presented, self._photo_frame
+            n, key, attack = self._n, self._presented, self._attack
             pose = self._pose(time.monotonic())
         if key is None:
             return faces.empty_frame(seed=n)
-        if photo is not None:
-            noise = np.random.default_rng(n).normal(0.0, 2.5, photo.shape)
-            return np.clip(photo + noise, 0, 255).astype(np.uint8)
-        return faces.live_frame(key, pose, seed=n)
+        cache_key = (key, attack, pose, n % faces.NOISE_BANK)
+        with self._lock:
+            cached = self._rendered.get(cache_key)
+            if cached is not None:
+                self._rendered.move_to_end(cache_key)
+                return cached.copy()
+        if attack is None:
+            frame = faces.live_frame(key, pose, seed=n)
+        else:
+            frame = faces.attack_frame(key, attack, pose, seed=n, noise=2.5)
+        with self._lock:
+            self._rendered[cache_key] = frame
+            while len(self._rendered) > _CACHE:
+                self._rendered.popitem(last=False)
+        return frame.copy()

@@ -69,6 +69,7 @@ class FrameDecoder:
         self.max_len = max_len
         self._zx: Any = _zxing() if primary == "zxing" else None
         self.stats: dict[str, int] = {}
+        self._located: list[Roi] = []  # where the last frame's unread codes are
 
     def decode(self, frame_bgr: Image, roi: Roi | None = None) -> list[DecodedCode]:
         if frame_bgr.ndim == 3:
@@ -92,6 +93,10 @@ class FrameDecoder:
                 if found:
                     self.stats[stage] = self.stats.get(stage, 0) + 1
                     return found
+            for box in self._located:  # a code was found but not read: the retry ladder
+                found = self._ladder(gray, box, ox, oy)
+                if found:
+                    return found
         attempts: list[tuple[str, Callable[[], Image], float]] = [
             ("half", lambda: half, 2.0),
             ("half_threshold", lambda: _threshold(half, 25), 2.0),
@@ -104,6 +109,38 @@ class FrameDecoder:
                 self.stats[stage] = self.stats.get(stage, 0) + 1
                 return found
         self.stats["none"] = self.stats.get("none", 0) + 1
+        return []
+
+    def _ladder(self, gray: Image, box: Roi, ox: int, oy: int) -> list[DecodedCode]:
+        """Retries on the region where a code was located: upscaled, denoised, contrast
+        stretched, adaptively binarised, then pyzbar on the same images."""
+        x, y, w, h = box
+        m = max(w, h) // 4 + 8
+        x0, y0 = max(0, x - m), max(0, y - m)
+        crop = np.ascontiguousarray(gray[y0:y + h + m, x0:x + w + m])
+        if crop.size == 0:
+            return []
+        up_f = 2.0 if max(crop.shape) < 700 else 1.0
+        up = cv2.resize(crop, None, fx=up_f, fy=up_f, interpolation=cv2.INTER_CUBIC)
+        smooth = cv2.GaussianBlur(up, (0, 0), 1.2 * up_f)
+        clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)
+        block = int(max(15, (min(up.shape) // 8) | 1))
+        binary = _threshold(clahe, block)
+        zx: Any = self._zx
+        rungs: list[tuple[str, Image, Any]] = [
+            ("retry_upscale", up, zx.Binarizer.LocalAverage),
+            ("retry_denoise", smooth, zx.Binarizer.LocalAverage),
+            ("retry_contrast", clahe, zx.Binarizer.LocalAverage),
+            ("retry_binarised", binary, zx.Binarizer.BoolCast),
+        ]
+        for stage, img, binarizer in rungs:
+            found = self._zxing_decode(img, 1.0 / up_f, ox + x0, oy + y0, stage,
+                                       binarizer=binarizer)
+            if not found:
+                found = self._zbar(img, 1.0 / up_f, ox + x0, oy + y0, f"{stage}_zbar")
+            if found:
+                self.stats[stage] = self.stats.get(stage, 0) + 1
+                return found
         return []
 
     def _accept(self, raw: bytes) -> str | None:
@@ -125,19 +162,30 @@ class FrameDecoder:
             out.append(DecodedCode(text, rect, "QRCODE", stage))
         return out
 
-    def _zxing_decode(self, img: Image, scale: float, ox: int, oy: int,
-                      stage: str) -> list[DecodedCode]:
+    def _zxing_decode(self, img: Image, scale: float, ox: int, oy: int, stage: str, *,
+                      binarizer: Any = None) -> list[DecodedCode]:
+        """Codes zxing-cpp reads; codes it locates but cannot read go to ``_located`` (frame
+        pixels, for the retry ladder)."""
         zx: Any = self._zx
         out = []
-        for res in zx.read_barcodes(img, formats=zx.BarcodeFormat.QRCode):
-            text = self._accept(bytes(res.bytes))
-            if text is None:
-                continue
+        if stage == "zxing_half":
+            self._located = []
+        kw: dict[str, Any] = {"return_errors": True}
+        if binarizer is not None:
+            kw["binarizer"] = binarizer
+        for res in zx.read_barcodes(img, formats=zx.BarcodeFormat.QRCode, **kw):
             p = res.position
             xs = [p.top_left.x, p.top_right.x, p.bottom_right.x, p.bottom_left.x]
             ys = [p.top_left.y, p.top_right.y, p.bottom_right.y, p.bottom_left.y]
             rect = (int(min(xs) * scale) + ox, int(min(ys) * scale) + oy,
                     int((max(xs) - min(xs)) * scale), int((max(ys) - min(ys)) * scale))
+            if not res.valid:
+                if stage in ("zxing_half", "zxing") and len(self._located) < 2:
+                    self._located.append((rect[0] - ox, rect[1] - oy, rect[2], rect[3]))
+                continue
+            text = self._accept(bytes(res.bytes))
+            if text is None:
+                continue
             out.append(DecodedCode(text, rect, "QRCODE", stage))
         return out
 

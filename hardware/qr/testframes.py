@@ -4,6 +4,11 @@ Each frame is 1280x720 BGR: a cluttered background (gradients, shapes, text-like
 with one QR code of varied content and size, rotated up to +-30 degrees, in perspective, and
 degraded by some of: Gaussian or motion blur, sensor noise, low contrast, uneven light.
 The same ``seed`` and ``index`` always give the same frame.
+
+``hard=True`` is the development set of issue 16, closer to what cameras see: modules down to
+3 px, blur sigma up to 1.6, noise sigma up to 10, contrast down to 30 grey levels, perspective
+up to +-40 px per corner, rotation +-30 degrees, inverted (light-on-dark, a phone in dark mode)
+codes, screen moire and a glare spot.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class TestFrame:
     blur: float
     noise: float
     contrast: float
+    inverted: bool = False
+    moire: bool = False
+    glare: bool = False
 
 
 def _content(rng: np.random.Generator, i: int) -> str:
@@ -75,24 +83,32 @@ def _code_image(text: str, error: str) -> Any:
     return np.pad(mat, 4, constant_values=255)  # the quiet zone
 
 
-def make_frame(seed: int, index: int) -> TestFrame:
-    """Frame ``index`` of the set ``seed``."""
-    rng = np.random.default_rng([seed, index])
+def make_frame(seed: int, index: int, *, hard: bool = False) -> TestFrame:
+    """Frame ``index`` of the set ``seed`` (``hard``: the harder development set)."""
+    rng = np.random.default_rng([seed, index, 16] if hard else [seed, index])
     text = _content(rng, index)
     modules = _code_image(text, str(rng.choice(["L", "M", "Q"])))
     n = modules.shape[0]
-    side = float(rng.uniform(180, 460))
-    side = max(side, n * 3.4)  # at least ~3.4 px per module at full resolution
+    if hard:
+        side = max(float(rng.uniform(n * 3.0, n * 7.0)), n * 3.0)
+        side = min(side, HEIGHT * 0.8)
+    else:
+        side = float(rng.uniform(180, 460))
+        side = max(side, n * 3.4)  # at least ~3.4 px per module at full resolution
     angle = float(rng.uniform(-30, 30))
     # the square's corners, rotated, then each corner jittered for perspective
-    cx = float(rng.uniform(side * 0.8, WIDTH - side * 0.8))
-    cy = float(rng.uniform(side * 0.8, HEIGHT - side * 0.8)) if HEIGHT > side * 1.6 else HEIGHT / 2
+    margin = side * 0.75
+    cx = float(rng.uniform(margin, WIDTH - margin))
+    cy = float(rng.uniform(margin, HEIGHT - margin)) if HEIGHT > 2 * margin else HEIGHT / 2
     half = side / 2
     a = math.radians(angle)
     ca, sa = math.cos(a), math.sin(a)
     corners = []
     for dx, dy in ((-half, -half), (half, -half), (half, half), (-half, half)):
-        jx, jy = rng.uniform(-0.08, 0.08, 2) * side
+        if hard:
+            jx, jy = rng.uniform(-40, 40, 2) * min(1.0, side / 300)
+        else:
+            jx, jy = rng.uniform(-0.08, 0.08, 2) * side
         corners.append((cx + dx * ca - dy * sa + jx, cy + dx * sa + dy * ca + jy))
     up = 4  # warp from 4 px per module with linear filtering: anti-aliased module edges
     modules = cv2.resize(modules, None, fx=up, fy=up, interpolation=cv2.INTER_NEAREST)
@@ -102,26 +118,49 @@ def make_frame(seed: int, index: int) -> TestFrame:
                                borderValue=0)
     mask = cv2.warpPerspective(np.full_like(modules, 255), m, (WIDTH, HEIGHT),
                                flags=cv2.INTER_NEAREST, borderValue=0)
-    # contrast: dark modules and paper/screen brightness
-    contrast = float(rng.choice([1.0, 1.0, 0.7, 0.5, 0.4]))
-    light = float(rng.uniform(150, 245))
-    dark = light - contrast * float(rng.uniform(110, 150))
+    inverted = hard and rng.random() < 0.2
+    if hard:  # grey levels between dark and light modules: 30 .. 150
+        contrast = float(rng.choice([1.0, 0.7, 0.45, 0.3, 0.22]))
+        light = float(rng.uniform(150, 245))
+        dark = max(0.0, light - contrast * 135.0)
+    else:
+        contrast = float(rng.choice([1.0, 1.0, 0.7, 0.5, 0.4]))
+        light = float(rng.uniform(150, 245))
+        dark = max(light - contrast * float(rng.uniform(110, 150)), 0.0)
     tint = rng.uniform(0.85, 1.0, 3)
-    dark = max(dark, 0.0)
-    code_f = (dark + (light - dark) * (code.astype(np.float32) / 255.0)).astype(np.float32)
+    level = code.astype(np.float32) / 255.0
+    if inverted:  # dark mode: light modules on a dark screen
+        level = 1.0 - level
+    code_f = (dark + (light - dark) * level).astype(np.float32)
     img: Any = _background(rng).astype(np.float32)
     sel = mask > 0
     img[sel] = code_f[sel][:, None] * tint
+    moire = hard and rng.random() < 0.25
+    if moire:  # a phone screen seen by a camera: beating fringes over the code
+        yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+        k = rng.uniform(0.15, 0.35)
+        th = rng.uniform(0, math.pi)
+        fringe = 1.0 + 0.12 * np.sin(k * (xx * math.cos(th) + yy * math.sin(th)))
+        img[sel] *= fringe[sel][:, None]
+    glare = hard and rng.random() < 0.25
+    if glare:  # a reflected light on the screen or a glossy print
+        gx0, gy0 = corners[int(rng.integers(0, 4))]
+        gx = (gx0 + cx) / 2
+        gy = (gy0 + cy) / 2
+        yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
+        r = side * float(rng.uniform(0.08, 0.18))
+        spot = np.exp(-(((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * r * r)))
+        img += (90.0 * spot)[..., None]
     # uneven light over the whole frame
     if rng.random() < 0.4:
         gx = np.linspace(-1, 1, WIDTH, dtype=np.float32)[None, :, None]
         img *= 1.0 + float(rng.uniform(-0.25, 0.25)) * gx
     blur = 0.0
     r = rng.random()
-    if r < 0.35:
+    if r < (0.5 if hard else 0.35):
         blur = float(rng.uniform(0.5, 1.6))
         img = cv2.GaussianBlur(img, (0, 0), blur)
-    elif r < 0.5:  # motion blur
+    elif r < (0.65 if hard else 0.5):  # motion blur
         k = int(rng.integers(3, 6))
         kernel: Any = np.zeros((k, k), np.float32)
         kernel[k // 2, :] = 1.0 / k
@@ -130,14 +169,15 @@ def make_frame(seed: int, index: int) -> TestFrame:
         kernel /= max(float(kernel.sum()), 1e-6)
         img = cv2.filter2D(img, -1, kernel)
         blur = float(k)
-    noise = float(rng.choice([0.0, 0.0, 2.0, 4.0, 6.0]))
+    choices = [0.0, 2.0, 4.0, 7.0, 10.0] if hard else [0.0, 0.0, 2.0, 4.0, 6.0]
+    noise = float(rng.choice(choices))
     if noise:
         img += rng.normal(0, noise, img.shape).astype(np.float32)
     frame = np.clip(img, 0, 255).astype(np.uint8)
-    return TestFrame(frame, text, int(side), angle, blur, noise, contrast)
+    return TestFrame(frame, text, int(side), angle, blur, noise, contrast, inverted, moire, glare)
 
 
-def frames(seed: int = 2024, count: int = 200) -> Iterator[TestFrame]:
+def frames(seed: int = 2024, count: int = 200, *, hard: bool = False) -> Iterator[TestFrame]:
     """``count`` frames of set ``seed``."""
     for i in range(count):
-        yield make_frame(seed, i)
+        yield make_frame(seed, i, hard=hard)

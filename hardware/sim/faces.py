@@ -7,8 +7,10 @@ Everything is generated in memory from scikit-image's bundled data (no downloads
 written to disk): ``astronaut`` is the 512x512 colour portrait, ``lfw-1`` .. ``lfw-4`` are faces
 from ``lfw_subset`` (25x25 grayscale, upscaled; see ``kiosk/face/README.md`` for what that
 means for accuracy). :func:`reference_jpeg` is the holder's reference photo as the platform would
-hold it; :func:`live_frame` is a 640x480 BGR camera scene with the same face, differently lit,
-cropped, scaled and posed, so a verification compares two different images of one face.
+hold it; :func:`live_frame` is a 640x480 BGR camera frame of the same face as a textured 3D head
+(:mod:`hardware.sim.scene3d`: turned with depth, self-occlusion and parallax), differently lit,
+so a verification compares two different images of one face; :func:`attack_frame` shows the
+photo as a presentation attack (:data:`ATTACKS`: flat, folded, curved, on a screen).
 """
 
 from __future__ import annotations
@@ -165,57 +167,113 @@ def _empty(index: int, sigma: float) -> Image:
     return out
 
 
+ATTACKS: dict[str, str] = {
+    "photo": "a printed photo held still",
+    "print": "a printed photo, turned and moved closer as the challenge asks",
+    "fold": "a printed photo folded along the nose, turned toward the side asked",
+    "curve": "a printed photo bent around a vertical axis, turned as asked",
+    "screen": "the photo on a phone screen, turned and moved as asked",
+}
+_SURFACE = {"photo": "flat", "print": "flat", "fold": "fold", "curve": "curve",
+            "screen": "screen"}
+YAW_DEG = 28.0  # Pose.yaw 1.0 in degrees
+DISTANCE_M = 0.5  # Pose.scale 1.0: the eyes half a metre from the camera
+
+
+Marks = tuple[tuple[float, float], tuple[float, float], tuple[float, float]]
+# (eye, eye, nose) of the demo portraits, as dlib's 5-point model finds them (kept here so the
+# simulator starts without loading dlib's models; tests/hardware/sim check them)
+DEMO_MARKS: dict[str, Marks] = {
+    "astronaut": ((157.5, 99.5), (109.5, 97.0), (133.0, 133.0)),
+    "lfw-1": ((132.5, 107.5), (81.5, 105.5), (101.0, 147.0)),
+    "lfw-2": ((144.5, 109.0), (87.5, 108.0), (109.0, 146.0)),
+    "lfw-3": ((139.5, 110.5), (83.5, 110.5), (114.0, 153.0)),
+    "lfw-4": ((145.0, 99.5), (90.5, 99.5), (120.0, 132.0)),
+}
+
+
 @functools.cache
-def _ellipse_mask(size: int) -> npt.NDArray[Any]:
-    mask = np.zeros((size, size), np.float32)
-    cv2.ellipse(mask, (size // 2, size // 2), (int(size * 0.44), int(size * 0.49)), 0, 0, 360,
-                1.0, -1)
-    out = cv2.GaussianBlur(mask, (0, 0), size * 0.03)[..., None]
-    out.setflags(write=False)
-    return out
+def landmarks(key: str) -> Marks:
+    """(eye, eye, nose) of the portrait (found once by dlib's detector and 5-point model
+    for faces other than the demo ones)."""
+    key = resolve(key)
+    if key in DEMO_MARKS:
+        return DEMO_MARKS[key]
+    return detect_landmarks(key)
 
 
-def _turn(img: Image, yaw: float) -> Image:
-    """Approximate a head turn on a 2D portrait: the nose (middle band) moves further than
-    the eyes and the face narrows, as it does when a real head turns."""
-    if abs(yaw) < 1e-3:
-        return img
-    size = img.shape[1]
-    xs = np.arange(size, dtype=np.float32)
-    c = size / 2.0
-    bump = np.exp(-(((xs - c) / (0.075 * size)) ** 2))
-    squash = 1.0 - 0.18 * abs(yaw)
-    map_x = c + (xs - c) / squash - yaw * 0.06 * size * bump
-    map_x = np.tile(map_x, (img.shape[0], 1)).astype(np.float32)
-    map_y = np.tile(np.arange(img.shape[0], dtype=np.float32)[:, None], (1, size))
-    return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+def detect_landmarks(key: str) -> Marks:
+    """(eye, eye, nose) of the portrait by dlib's detector and 5-point model."""
+    import warnings
+
+    import dlib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import face_recognition_models as frm
+    img = np.ascontiguousarray(portrait(key))
+    rects = dlib.get_frontal_face_detector()(img, 1)
+    if not rects:
+        raise UnknownFace(key)
+    shape = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())(img, rects[0])
+    p = [(float(q.x), float(q.y)) for q in shape.parts()]
+    eye_a = ((p[0][0] + p[1][0]) / 2, (p[0][1] + p[1][1]) / 2)
+    eye_b = ((p[2][0] + p[3][0]) / 2, (p[2][1] + p[3][1]) / 2)
+    return eye_a, eye_b, p[4]
+
+
+@functools.cache
+def scene(key: str, surface: str = "head") -> Any:
+    """The 3D scene of ``key``'s portrait on ``surface`` (:mod:`hardware.sim.scene3d`)."""
+    from hardware.sim import scene3d
+
+    eye_a, eye_b, nose = landmarks(key)
+    return scene3d.Scene(np.asarray(_live_base(key)), (eye_a, eye_b), nose, surface)
+
+
+def surface_of(attack: str | None) -> str:
+    """The :mod:`~hardware.sim.scene3d` surface of a live person (None) or an attack."""
+    return "head" if attack is None else _SURFACE[attack]
+
+
+def pose3(pose: Pose, *, yaw_deg: float = YAW_DEG) -> Any:
+    """The 3D pose of a simulator pose (yaw 1.0 = ``yaw_deg``, scale 1.0 = half a metre)."""
+    from hardware.sim.scene3d import FOCAL, Pose3
+
+    distance = DISTANCE_M / max(0.2, pose.scale)
+    # Pose.yaw > 0 moves the nose to the frame's right (scene3d's yaw turns it left)
+    return Pose3(yaw=-pose.yaw * yaw_deg, roll=pose.roll, distance=distance,
+                 x=pose.dx * distance / FOCAL, y=(pose.dy - 10) * distance / FOCAL)
+
+
+def _finish(rgb: npt.NDArray[np.float32], seed: int | None, noise: float) -> Image:
+    frame = rgb[..., ::-1] * np.array([0.97, 1.0, 1.04], np.float32)  # BGR, warmer light
+    frame = np.ascontiguousarray(frame)
+    _add_noise(frame, seed, noise)
+    return np.clip(frame, 0, 255).astype(np.uint8)
 
 
 def live_frame(key: str, pose: Pose | None = None, *, seed: int | None = 0,
                noise: float = 3.0) -> Image:
-    """A BGR 640x480 camera frame showing ``key``'s face in ``pose``."""
+    """A BGR 640x480 camera frame showing ``key``'s head (a textured 3D face) in ``pose``."""
+    from hardware.sim import scene3d
+
     pose = pose or Pose()
-    face = _turn(_live_base(resolve(key)), pose.yaw)
-    size = int(round(300 * pose.scale))
-    face = cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR)
-    if pose.roll:
-        rot = cv2.getRotationMatrix2D((size / 2, size / 2), pose.roll, 1.0)
-        face = cv2.warpAffine(face, rot, (size, size), borderMode=cv2.BORDER_REPLICATE)
-    face_bgr = cv2.cvtColor(face, cv2.COLOR_RGB2BGR).astype(np.float32)
-    face_bgr *= np.array([0.97, 1.0, 1.04], np.float32)  # warmer indoor light
-    frame = _background().astype(np.float32)
-    x0 = int(round(FRAME_W / 2 - size / 2 + pose.dx))
-    y0 = int(round(FRAME_H / 2 - size / 2 + pose.dy - 10))
-    fx0, fy0 = max(0, -x0), max(0, -y0)
-    x0c, y0c = max(0, x0), max(0, y0)
-    x1c, y1c = min(FRAME_W, x0 + size), min(FRAME_H, y0 + size)
-    if x1c > x0c and y1c > y0c:
-        patch = face_bgr[fy0:fy0 + (y1c - y0c), fx0:fx0 + (x1c - x0c)]
-        alpha = _ellipse_mask(size)[fy0:fy0 + (y1c - y0c), fx0:fx0 + (x1c - x0c)]
-        region = frame[y0c:y1c, x0c:x1c]
-        frame[y0c:y1c, x0c:x1c] = region * (1.0 - alpha) + patch * alpha
-    _add_noise(frame, seed, noise)
-    return np.clip(frame, 0, 255).astype(np.uint8)
+    rgb = scene(resolve(key)).render(pose3(pose), scene3d.room())
+    return _finish(rgb, seed, noise)
+
+
+def attack_frame(key: str, attack: str, pose: Pose | None = None, *, seed: int | None = 0,
+                 noise: float = 3.0) -> Image:
+    """A BGR 640x480 frame of a presentation attack (:data:`ATTACKS`) with ``key``'s photo."""
+    from hardware.sim import scene3d
+
+    if attack not in ATTACKS:
+        raise ValueError(f"attack: one of {', '.join(ATTACKS)}")
+    pose = pose or Pose()
+    rgb = scene(resolve(key), _SURFACE[attack]).render(pose3(pose, yaw_deg=35.0),
+                                                        scene3d.room())
+    return _finish(rgb, seed, noise)
 
 
 def empty_frame(*, seed: int | None = 0, noise: float = 3.0) -> Image:

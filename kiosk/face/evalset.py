@@ -301,7 +301,7 @@ def live_frames(rgb: Image, box: Box, seed: int, n: int = 3,
     fcx, fcy = (left + right) / 2 * scale, (top + bottom) / 2 * scale
     room = _room(rng)
     frames = []
-    for k in range(n):
+    for _k in range(n):
         jx, jy = rng.uniform(-3, 3, 2)  # the person moves a little between frames
         x0 = int(round(FRAME_W / 2 + cap.dx + jx - fcx))
         y0 = int(round(FRAME_H / 2 + cap.dy + jy - fcy))
@@ -318,7 +318,7 @@ def live_frames(rgb: Image, box: Box, seed: int, n: int = 3,
             mask = cv2.GaussianBlur(mask, (0, 0), m)[..., None]
             region = frame[dy0:dy0 + h, dx0:dx0 + w]
             frame[dy0:dy0 + h, dx0:dx0 + w] = region * (1 - mask) + patch * mask
-        f = np.clip(frame, 0, 255) / 255.0
+        f: Image = np.clip(frame, 0, 255) / 255.0
         f = np.power(f, cap.gamma) * 255.0 * cap.gain
         ramp = 1.0 + cap.side_light * np.linspace(-1, 1, FRAME_W, dtype=np.float32)
         f = f * ramp[None, :, None] * np.array(cap.tint, np.float32)
@@ -326,11 +326,12 @@ def live_frames(rgb: Image, box: Box, seed: int, n: int = 3,
         if blur > 0.3:
             f = cv2.GaussianBlur(f, (0, 0), blur)
         f = f + rng.normal(0.0, cap.noise, f.shape).astype(np.float32)
-        out = cv2.cvtColor(np.clip(f, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+        out: Image = cv2.cvtColor(np.clip(f, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
         if cap.jpeg:
             ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, cap.jpeg])
-            if ok:
-                out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+            decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+            if decoded is not None:
+                out = decoded
         frames.append(out)
     return frames
 

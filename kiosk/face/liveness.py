@@ -1,10 +1,22 @@
-"""Liveness: a randomised challenge-response judged from 5-point landmarks across frames.
+"""Liveness: a randomised challenge-response that a sheet of paper or a screen cannot pass.
 
-Each attempt draws two challenges (always at least one head turn, since a printed photo can
-be moved closer but cannot turn its nose relative to its eyes), records a neutral baseline,
-then watches the geometry: the yaw cue is the nose's horizontal offset from the eye midpoint
-divided by the eye distance; "come closer" is the growth of the eye distance. The 68-point
-model is not used (its training data licence excludes commercial use).
+Each attempt draws two challenges in random order (always at least one head turn) with a
+random pause before each, records a neutral baseline, then watches every frame:
+
+- the **yaw cue**: the nose's horizontal offset from the eye midpoint, in eye distances,
+  must change by :data:`YAW_DELTA` the way the challenge asks;
+- the **relief cue** (:class:`Relief`): corners on the face are tracked (pyramidal
+  Lucas-Kanade, forward-backward checked) from the baseline through the turn. After the best
+  homography between the baseline and the turned frame, what is left is parallax, which is
+  proportional to depth. A flat photo or a screen leaves none; paper folded or bent leaves a
+  profile that varies along one direction only (paper cannot stretch: a developable surface,
+  so one principal curvature is zero); a real face is a dome (nose, cheeks, forehead curve in
+  both directions). A quadratic fitted to the parallax must be curved in both directions
+  with the same sign (:data:`MIN_ELLIPTICITY`) and deep enough (:data:`MIN_RELIEF`);
+- "come closer": eye distance growth of :data:`CLOSER_RATIO`.
+
+The 68-point landmark model is not used (its training data licence excludes commercial use),
+so there is no blink or mouth challenge: see README.md.
 """
 
 from __future__ import annotations
@@ -13,28 +25,37 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
 from hardware.base import Deadline
 from kiosk.face.config import FaceConfig
-from kiosk.face.verify import FaceGateError, FaceVerifier
+from kiosk.face.verify import FaceAnalysis, FaceGateError, FaceVerifier
 
 CHALLENGES = ("turn_left", "turn_right", "come_closer")
 TURNS = ("turn_left", "turn_right")
 YAW_DELTA = 0.07  # yaw cue change that counts as a turn (eye distances)
 CLOSER_RATIO = 1.18  # eye distance growth that counts as "came closer"
 BASELINE_FRAMES = 2
+MIN_RELIEF = 0.02  # RMS parallax after the homography, in eye distances
+MIN_ELLIPTICITY = 0.3  # smaller / larger principal curvature of the parallax (same sign)
+MIN_CURVATURE = 0.06  # the smaller principal curvature itself (eye distances)
+MIN_TRACKS = 25
+PAUSE_S = (0.2, 0.9)  # random pause before each challenge
+
+Frame = npt.NDArray[Any]
 
 
 @dataclass(frozen=True)
 class LivenessResult:
     passed: bool
-    reason: str | None  # challenge_failed | no_face | multiple_faces | timeout | canceled
+    reason: str | None  # challenge_failed | not_3d | no_face | multiple_faces | timeout | canceled
     challenges: tuple[str, ...]
+    cues: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 def geometry(landmarks: npt.NDArray[np.float64]) -> tuple[float, float]:
@@ -47,10 +68,92 @@ def geometry(landmarks: npt.NDArray[np.float64]) -> tuple[float, float]:
     return yaw, iod
 
 
+@dataclass(frozen=True)
+class ReliefScore:
+    """The parallax left after the best homography: its RMS and the principal curvatures of
+    a quadratic fitted to it (eye distances)."""
+
+    tracks: int
+    relief: float
+    curvatures: tuple[float, float]
+
+    @property
+    def ellipticity(self) -> float:
+        a, b = sorted(self.curvatures, key=abs)
+        if a * b <= 0 or b == 0:
+            return 0.0
+        return abs(a) / abs(b)
+
+    @property
+    def is_3d(self) -> bool:
+        return (self.tracks >= MIN_TRACKS and self.relief >= MIN_RELIEF
+                and self.ellipticity >= MIN_ELLIPTICITY
+                and min(abs(c) for c in self.curvatures) >= MIN_CURVATURE)
+
+
+class Relief:
+    """Tracks face corners from a baseline frame; :meth:`score` measures the parallax."""
+
+    def __init__(self, gray: Frame, face: FaceAnalysis, *, max_corners: int = 150) -> None:
+        top, right, bottom, left = face.box
+        mask = np.zeros(gray.shape[:2], np.uint8)
+        cv2.rectangle(mask, (left, top), (right, bottom), 255, -1)
+        pts = cv2.goodFeaturesToTrack(gray, max_corners, 0.005, 4, mask=mask)
+        self.p0 = (np.zeros((0, 1, 2), np.float32) if pts is None
+                   else np.asarray(pts, np.float32))
+        self.p = self.p0.copy()
+        self.alive = np.ones(len(self.p0), bool)
+        self.prev = gray.copy()
+        eye_a = (face.landmarks[0] + face.landmarks[1]) / 2.0
+        eye_b = (face.landmarks[2] + face.landmarks[3]) / 2.0
+        self.mid = (eye_a + eye_b) / 2.0
+        self.iod = float(np.linalg.norm(eye_a - eye_b)) or 1.0
+
+    def update(self, gray: Frame) -> None:
+        if not len(self.p):
+            return
+        lk: Any = cv2.calcOpticalFlowPyrLK  # its stubs want a nextPts array, None is fine
+        p1, st, _ = lk(self.prev, gray, self.p, None, winSize=(21, 21), maxLevel=3)
+        back, st2, _ = lk(gray, self.prev, p1, None, winSize=(21, 21), maxLevel=3)
+        fb = np.linalg.norm((back - self.p).reshape(-1, 2), axis=1)
+        self.alive &= (st.ravel() == 1) & (st2.ravel() == 1) & (fb < 0.7)
+        self.p = p1
+        self.prev[:] = gray
+
+    def score(self) -> ReliefScore:
+        a0 = self.p0.reshape(-1, 2)[self.alive].astype(np.float64)
+        a1 = self.p.reshape(-1, 2)[self.alive].astype(np.float64)
+        n = len(a0)
+        if n < 8:
+            return ReliefScore(n, 0.0, (0.0, 0.0))
+        h, _ = cv2.findHomography(a0, a1, 0)
+        if h is None:
+            return ReliefScore(n, 0.0, (0.0, 0.0))
+        proj = cv2.perspectiveTransform(a0.reshape(-1, 1, 2), h).reshape(-1, 2)
+        res = (a1 - proj)[:, 0] / self.iod  # the turn is horizontal: so is the parallax
+        q = (a0 - self.mid) / self.iod
+        x, y = q[:, 0], q[:, 1]
+        design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+        c, *_ = np.linalg.lstsq(design, res, rcond=None)
+        hess = np.array([[2 * c[3], c[4]], [c[4], 2 * c[5]]])
+        ev = np.linalg.eigvalsh(hess)
+        return ReliefScore(n, float(np.sqrt(np.mean(res ** 2))), (float(ev[0]), float(ev[1])))
+
+    def wipe(self) -> None:
+        self.prev.fill(0)
+
+
 class _Ended(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@dataclass
+class _Seen:
+    face: FaceAnalysis
+    gray: Frame
+    frame: Frame
 
 
 class LivenessChecker:
@@ -58,14 +161,25 @@ class LivenessChecker:
 
     ``on_challenge`` is told each challenge (and ``None`` at the end) so the UI can show and
     speak it; a simulated camera is told too (``Camera.on_challenge``) so it can act it out.
+    ``on_frame`` sees every frame with a usable face and its analysis (the combined face check
+    encodes frontal ones from it). ``cues`` of the result hold the last relief measured.
     """
 
     def __init__(self, cfg: FaceConfig | None = None, verifier: FaceVerifier | None = None,
-                 *, rng: random.Random | None = None, challenge_s: float = 4.0) -> None:
+                 *, rng: random.Random | None = None, challenge_s: float = 4.0,
+                 pause_s: tuple[float, float] = PAUSE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg or FaceConfig()
         self.verifier = verifier or FaceVerifier(self.cfg)
         self.rng = rng or random.SystemRandom()
         self.challenge_s = challenge_s
+        self.pause_s = pause_s
+        self.clock = clock
+        self.frames_seen = 0
+        self.in_challenge = False  # True while a challenge is shown (for ``on_frame``)
+        self.challenge_frames = 0  # frames processed while a challenge was shown
+        self.challenge_time = 0.0  # seconds challenges were shown
+        self.cues: dict[str, float] = {}
 
     def draw(self) -> tuple[str, ...]:
         first = self.rng.choice(TURNS)
@@ -74,30 +188,33 @@ class LivenessChecker:
         self.rng.shuffle(pair)
         return tuple(pair)
 
-    def run(self, frames: Callable[[], npt.NDArray[Any] | None], deadline: Deadline,
-            on_challenge: Callable[[str | None], None] | None = None) -> LivenessResult:
+    def run(self, frames: Callable[[], Frame | None], deadline: Deadline,
+            on_challenge: Callable[[str | None], None] | None = None,
+            on_frame: Callable[[Frame, FaceAnalysis], None] | None = None) -> LivenessResult:
         tell = on_challenge or (lambda _c: None)
+        seen = on_frame or (lambda _f, _a: None)
         done: list[str] = []
         reason: str | None = "challenge_failed"
         try:
             for _attempt in range(1 + self.cfg.liveness_retries):
                 challenges = self.draw()
                 try:
-                    self._attempt(frames, deadline, tell, challenges, done)
-                    return LivenessResult(True, None, tuple(done))
+                    self._attempt(frames, deadline, tell, seen, challenges, done)
+                    return LivenessResult(True, None, tuple(done), dict(self.cues))
                 except _Ended as end:
+                    self.in_challenge = False
                     reason = end.reason
                     if reason in ("timeout", "canceled", "multiple_faces"):
                         break
-            return LivenessResult(False, reason, tuple(done))
+            return LivenessResult(False, reason, tuple(done), dict(self.cues))
         finally:
             tell(None)
 
     # -- one attempt ----------------------------------------------------------------------
-    def _measure(self, frames: Callable[[], npt.NDArray[Any] | None], deadline: Deadline,
-                 until: float) -> tuple[float, float] | None:
-        """Geometry of the next frame with exactly one usable face, or None by ``until``."""
-        while time.monotonic() < until:
+    def _next(self, frames: Callable[[], Frame | None], deadline: Deadline, until: float,
+              seen: Callable[[Frame, FaceAnalysis], None]) -> _Seen | None:
+        """The next frame with exactly one usable face, or None by ``until``."""
+        while self.clock() < until:
             if deadline.cancel.is_set():
                 raise _Ended("canceled")
             if deadline.expired:
@@ -111,34 +228,65 @@ class LivenessChecker:
                 if exc.gate == "multiple_faces":
                     raise _Ended("multiple_faces") from None
                 continue
-            result = geometry(face.landmarks)
-            face.wipe()
-            return result
+            self.frames_seen += 1
+            seen(frame, face)
+            return _Seen(face, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), frame)
         return None
 
-    def _attempt(self, frames: Callable[[], npt.NDArray[Any] | None], deadline: Deadline,
-                 tell: Callable[[str | None], None], challenges: tuple[str, ...],
+    def _attempt(self, frames: Callable[[], Frame | None], deadline: Deadline,
+                 tell: Callable[[str | None], None],
+                 seen: Callable[[Frame, FaceAnalysis], None], challenges: tuple[str, ...],
                  done: list[str]) -> None:
-        tell(None)
-        base: list[tuple[float, float]] = []
-        until = time.monotonic() + self.challenge_s
-        while len(base) < BASELINE_FRAMES:
-            g = self._measure(frames, deadline, until)
-            if g is None:
-                raise _Ended("no_face")
-            base.append(g)
-        yaw0 = statistics.median(g[0] for g in base)
-        iod0 = statistics.median(g[1] for g in base)
         for challenge in challenges:
+            tell(None)  # "look straight at the camera" between challenges
+            base = self._baseline(frames, deadline, seen)
+            yaw0 = statistics.median(geometry(b.face.landmarks)[0] for b in base)
+            iod0 = statistics.median(geometry(b.face.landmarks)[1] for b in base)
+            relief = Relief(base[-1].gray, base[-1].face)
+            self.in_challenge = True
             tell(challenge)
             done.append(challenge)
-            until = time.monotonic() + self.challenge_s
+            shown_at = self.clock()
+            until = shown_at + self.challenge_s
+            moved = False
             while True:
-                g = self._measure(frames, deadline, until)
-                if g is None:
-                    raise _Ended("challenge_failed")
-                if _satisfied(challenge, g, yaw0, iod0):
+                s = self._next(frames, deadline, until, seen)
+                if s is None:
+                    self.challenge_time += self.clock() - shown_at
+                    raise _Ended("not_3d" if moved else "challenge_failed")
+                self.challenge_frames += 1
+                relief.update(s.gray)
+                g = geometry(s.face.landmarks)
+                s.face.wipe()
+                if not _satisfied(challenge, g, yaw0, iod0):
+                    continue
+                if challenge not in TURNS:
                     break
+                moved = True
+                score = relief.score()
+                self.cues = {"relief": score.relief, "ellipticity": score.ellipticity,
+                             "tracks": float(score.tracks),
+                             "curvature_min": min(abs(c) for c in score.curvatures)}
+                if score.is_3d:
+                    break
+            relief.wipe()
+            self.in_challenge = False
+            self.challenge_time += self.clock() - shown_at
+
+    def _baseline(self, frames: Callable[[], Frame | None], deadline: Deadline,
+                  seen: Callable[[Frame, FaceAnalysis], None]) -> list[_Seen]:
+        """A random pause, then :data:`BASELINE_FRAMES` frames of the face at rest."""
+        pause_end = self.clock() + self.rng.uniform(*self.pause_s)
+        base: list[_Seen] = []
+        until = pause_end + self.challenge_s
+        while True:
+            s = self._next(frames, deadline, until, seen)
+            if s is None:
+                raise _Ended("no_face")
+            base.append(s)
+            base = base[-BASELINE_FRAMES:]
+            if self.clock() >= pause_end and len(base) >= BASELINE_FRAMES:
+                return base
 
 
 def _satisfied(challenge: str, g: tuple[float, float], yaw0: float, iod0: float) -> bool:

@@ -33,6 +33,7 @@ Encoding = npt.NDArray[np.float64]
 __all__ = ["BadImage", "FaceAnalysis", "FaceGateError", "FaceVerifier", "decode_image",
            "encoded", "wipe"]
 
+REFERENCE_UNUSABLE = "reference_unusable"  # no usable face in the reference photo
 GATE_CODES = ("no_face", "multiple_faces", "too_small", "blurred", "too_dark", "too_bright")
 DETECT_FACE_PX = 80.0  # the HOG window: faces this size and up are found without upsampling
 
@@ -92,6 +93,8 @@ class CompareResult:
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """``distance`` is the fused distance that was compared with the threshold."""
+
     match: bool
     distance: float | None
     reason: str | None
@@ -180,21 +183,32 @@ class FaceVerifier:
         return boxes, gray
 
     def analyse(self, image: Image, *, bgr: bool = False, encode: bool = True,
-                reference: bool = False) -> FaceAnalysis:
+                reference: bool = False, jitters: int = 1) -> FaceAnalysis:
         """Gate one image and encode its only face; raises :class:`FaceGateError`."""
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image
         try:
             boxes, gray = self.detect(rgb)
+            if reference and not boxes:  # a small or soft reference: look closer still
+                boxes = self._detect_upsampled(gray)
             try:
-                return self._gate_and_encode(rgb, gray, boxes, encode, reference)
+                return self._gate_and_encode(rgb, gray, boxes, encode, reference, jitters)
             finally:
                 wipe(gray)
         finally:
             if rgb is not image:
                 wipe(rgb)
 
+    def _detect_upsampled(self, gray: Image) -> list[tuple[int, int, int, int]]:
+        """HOG with dlib's own upsampling (twice for a chip-sized photo)."""
+        times = 2 if min(gray.shape[:2]) < 200 else 1
+        with self._models.run_lock:
+            rects = self._models.detector(gray, times)
+        h, w = gray.shape[:2]
+        return [(max(0, r.top()), min(w, r.right()), min(h, r.bottom()), max(0, r.left()))
+                for r in rects]
+
     def _gate_and_encode(self, rgb: Image, gray: Image, boxes: list[tuple[int, int, int, int]],
-                         encode: bool, reference: bool) -> FaceAnalysis:
+                         encode: bool, reference: bool, jitters: int = 1) -> FaceAnalysis:
         cfg = self.cfg
         min_px = 0 if reference else cfg.min_face_px
         if not boxes:
@@ -227,15 +241,16 @@ class FaceVerifier:
                 # the aligned 150x150 chip first: the same descriptor, a little faster than
                 # letting dlib cut it from the whole frame
                 chip = m.dlib.get_face_chip(rgb, shape, 150, 0.25)
-                encoding = np.array(m.encoder.compute_face_descriptor(chip))
+                encoding = np.array(m.encoder.compute_face_descriptor(chip, jitters))
                 wipe(chip)
         return FaceAnalysis(box, points, len(boxes), sharpness, brightness, encoding)
 
     def encode_reference(self, reference_jpeg: bytes | bytearray) -> FaceAnalysis:
-        """Decode and encode the reference photo (one face, no size/sharpness gate)."""
+        """Decode and encode the reference photo (one face, no size/sharpness gate; detected
+        with upsampling when small; the encoding averaged over ``cfg.reference_jitters``)."""
         rgb = decode_image(reference_jpeg)
         try:
-            return self.analyse(rgb, reference=True)
+            return self.analyse(rgb, reference=True, jitters=self.cfg.reference_jitters)
         finally:
             wipe(rgb)
 
@@ -256,33 +271,46 @@ class FaceVerifier:
         return CompareResult(d <= self.cfg.threshold, d, self.cfg.threshold, ref.faces,
                              live.faces, elapsed)
 
+    def reference(self, reference_jpeg: bytes | bytearray) -> FaceAnalysis | str:
+        """The encoded reference, or :data:`REFERENCE_UNUSABLE` when it holds no usable face
+        (the citizen is sent to the path without face)."""
+        try:
+            return self.encode_reference(reference_jpeg)
+        except DeviceError:
+            return REFERENCE_UNUSABLE
+
     def verify(self, frames: Callable[[], Image | None], reference_jpeg: bytes | bytearray,
                deadline: Deadline, on_progress: Callable[[str], None] | None = None, *,
-               bgr: bool = True) -> VerifyResult:
-        """Take frames until ``cfg.frames`` of them agree, or the deadline ends.
+               bgr: bool = True, encodings: list[Encoding] | None = None) -> VerifyResult:
+        """Take frames until ``cfg.frames`` of them are encoded (``encodings`` already taken
+        count), then decide on their fusion (``cfg.fusion``) against ``cfg.threshold``.
 
-        A match needs ``frames`` consecutive encoded frames all within the threshold; a
-        majority beyond it is a mismatch; mixed results take more frames (up to twice as
-        many) and are then decided by the median. ``frames()`` returns a BGR frame or None
-        (nothing new yet); it should wait briefly rather than spin.
+        A frame that fails a quality gate is not a rejection: its gate goes to
+        ``on_progress`` (come closer, face the light, hold still) and the next frame is
+        taken, until the deadline. ``frames()`` returns a BGR frame or None.
         """
-        progress = on_progress or (lambda _s: None)
+        ref = self.reference(reference_jpeg)
+        if isinstance(ref, str):
+            return VerifyResult(False, None, ref, 0)
         try:
-            ref = self.encode_reference(reference_jpeg)
-        except FaceGateError as exc:
-            return VerifyResult(False, None, f"reference_{exc.gate}", 0)
-        except DeviceError as exc:
-            return VerifyResult(False, None, f"reference_{exc.detail}", 0)
-        ref_encoding = encoded(ref)
-        need = self.cfg.frames
-        dists: list[float] = []
+            return self.decide(frames, encoded(ref), deadline, on_progress, bgr=bgr,
+                               encodings=encodings)
+        finally:
+            ref.wipe()
+
+    def decide(self, frames: Callable[[], Image | None], ref_encoding: Encoding,
+               deadline: Deadline, on_progress: Callable[[str], None] | None = None, *,
+               bgr: bool = True, encodings: list[Encoding] | None = None) -> VerifyResult:
+        """The decision of :meth:`verify` for an encoded reference."""
+        progress = on_progress or (lambda _s: None)
+        lives = list(encodings or [])
         reason: str | None = "timeout"
         try:
-            while True:
+            while len(lives) < self.cfg.frames:
                 if deadline.cancel.is_set():
-                    return self._result(False, dists, "canceled")
+                    return self._result(False, ref_encoding, lives, "canceled")
                 if deadline.expired:
-                    return self._result(False, dists, reason)
+                    return self._result(False, ref_encoding, lives, reason)
                 frame = frames()
                 if frame is None:
                     continue
@@ -292,29 +320,34 @@ class FaceVerifier:
                     reason = exc.gate
                     progress(exc.gate)
                     continue
-                dists.append(self.distance(ref_encoding, encoded(live)))
-                live.wipe()
+                lives.append(encoded(live))
+                live.landmarks.fill(0)
                 progress("face_ok")
-                if len(dists) < need:
-                    continue
-                last = dists[-need:]
-                below = sum(d <= self.cfg.threshold for d in last)
-                if below == need:
-                    return self._result(True, last, None)
-                if below <= need // 2 and len(dists) >= need:
-                    return self._result(False, last, "mismatch")
-                if len(dists) >= 2 * need:
-                    med = statistics.median(dists)
-                    ok = med <= self.cfg.threshold
-                    return self._result(ok, dists, None if ok else "mismatch")
-                reason = "undecided"
+                if len(lives) >= self.cfg.frames and not consistent(lives):
+                    for stale in lives[:-1]:  # someone else stepped in: start again
+                        wipe(stale)
+                    del lives[:-1]
+            d = fuse(ref_encoding, lives, self.cfg.fusion)
+            ok = d <= self.cfg.threshold
+            return self._result(ok, ref_encoding, lives, None if ok else "mismatch", d)
         finally:
-            ref.wipe()
+            for lv in lives:
+                wipe(lv)
 
     @staticmethod
-    def _result(match: bool, dists: list[float], reason: str | None) -> VerifyResult:
-        med = statistics.median(dists) if dists else None
-        return VerifyResult(match, med, reason, len(dists), tuple(dists))
+    def _result(match: bool, ref: Encoding, lives: list[Encoding], reason: str | None,
+                fused: float | None = None) -> VerifyResult:
+        dists = tuple(float(np.linalg.norm(lv - ref)) for lv in lives)
+        return VerifyResult(match, fused, reason, len(lives), dists)
+
+
+SAME_PERSON = 0.4  # the largest distance between two frames of one session's face
+
+
+def consistent(lives: list[Encoding]) -> bool:
+    """Whether the live encodings are all of one face (no one else stepped in)."""
+    return all(float(np.linalg.norm(a - b)) <= SAME_PERSON
+               for i, a in enumerate(lives) for b in lives[i + 1:])
 
 
 def fuse(ref: Encoding, lives: list[Encoding], rule: str) -> float:

@@ -596,30 +596,29 @@ class Journey:
             if not self.machine.update(d, reference_photo=photo):
                 photo[:] = bytes(len(photo))  # the citizen has gone: keep nothing of theirs
                 return "canceled"
-            from kiosk.face.liveness import LivenessChecker
-            from kiosk.face.verify import FaceVerifier
+            from kiosk.face.check import FaceCheck
 
             cfg = self.cfg.face
             deadline = Deadline(cfg.deadline_s, d.ended)
-            frames = camera.frames()
-            verifier = FaceVerifier(cfg)
-            if cfg.liveness:
-                def on_challenge(challenge: str | None) -> None:
-                    camera.on_challenge(challenge)
-                    if challenge is not None:
-                        self.notify("progress", f"challenge_{challenge}")
 
-                live = LivenessChecker(cfg, verifier).run(frames, deadline, on_challenge)
-                if not live.passed:
-                    self._dispatch(Event.FACE_FAILED, bound, error="liveness_failed")
-                    return "liveness_failed"
-            result = verifier.verify(
-                frames, photo, deadline,
+            def on_challenge(challenge: str | None) -> None:
+                camera.on_challenge(challenge)
+                if challenge is not None:
+                    self.notify("progress", f"challenge_{challenge}")
+
+            result = FaceCheck(cfg).run(
+                camera.frames(), photo, deadline, on_challenge if cfg.liveness else None,
                 lambda step: self.notify("progress", f"face_{step}"))
             if result.match:
                 self._dispatch(Event.FACE_VERIFIED, bound)
                 return None
-            error = f"face_{result.reason or 'mismatch'}"
+            if result.error in ("liveness_failed", "reference_unusable"):
+                # a reference with no usable face: the path without face, a plain message
+                error = ("liveness_failed" if result.error == "liveness_failed"
+                         else "no_reference_photo")
+                self._dispatch(Event.FACE_FAILED, bound, error=error)
+                return error
+            error = f"face_{result.error or 'mismatch'}"
             self._dispatch(Event.FACE_FAILED, bound, error=error)
             return error
 

@@ -79,3 +79,26 @@ def test_watcher_emits_once_per_code_off_the_calling_thread(collector: Collector
         w.close()
     assert evs == [CodeScanned(tf.text, "camera")]  # three frames, one event
     assert w.frames == 3 and threads == {"qr-camera"}
+
+
+def test_hard_frames_cover_the_issue_16_conditions() -> None:
+    hard = list(frames(seed=99, count=60, hard=True))
+    assert all(f.frame.shape == (HEIGHT, WIDTH, 3) for f in hard)
+    assert any(f.inverted for f in hard) and any(f.moire for f in hard)
+    assert any(f.glare for f in hard) and max(f.noise for f in hard) == 10.0
+    assert min(f.contrast for f in hard) <= 0.22  # about 30 grey levels
+    assert np.array_equal(make_frame(99, 3, hard=True).frame, hard[3].frame)
+
+
+def test_retry_ladder_reads_codes_the_plain_passes_only_locate() -> None:
+    """On the hard set the kiosk decoder reads more than plain zxing-cpp, and the extra
+    codes come from the retry ladder on a located code."""
+    import zxingcpp
+
+    hard = list(frames(seed=99, count=80, hard=True))
+    kiosk = FrameDecoder()
+    ours = sum(f.text in [c.data for c in kiosk.decode(f.frame)] for f in hard)
+    plain = sum(f.text in [r.text for r in zxingcpp.read_barcodes(
+        f.frame, formats=zxingcpp.BarcodeFormat.QRCode)] for f in hard)
+    assert ours > plain
+    assert any(k.startswith("retry_") for k in kiosk.stats), kiosk.stats

@@ -7,7 +7,14 @@ import pytest
 from hardware.base import Deadline
 from hardware.sim import faces
 from hardware.sim.faces import Pose
-from kiosk.face.verify import FaceGateError, FaceVerifier, decode_image
+from kiosk.face.verify import (
+    REFERENCE_UNUSABLE,
+    FaceGateError,
+    FaceVerifier,
+    decode_image,
+    encoded,
+    fuse,
+)
 
 
 def _two_faces() -> np.ndarray:
@@ -83,6 +90,56 @@ def test_verify_reports_gate_at_deadline(verifier: FaceVerifier) -> None:
     assert seen and set(seen) == {"no_face"}
 
 
-def test_verify_bad_reference(verifier: FaceVerifier) -> None:
-    result = verifier.verify(lambda: None, b"not a jpeg", Deadline(1))
-    assert not result.match and result.reason == "reference_bad_image"
+def _jpeg(img: np.ndarray) -> bytes:
+    ok, buf = cv2.imencode(".jpg", img)
+    assert ok
+    return bytes(buf.tobytes())
+
+
+@pytest.mark.parametrize("reference", [
+    b"not a jpeg",
+    _jpeg(np.full((126, 102, 3), 128, np.uint8)),  # a chip photo with no face on it
+])
+def test_reference_without_usable_face_is_refused_at_once(verifier: FaceVerifier,
+                                                          reference: bytes) -> None:
+    asked: list[int] = []
+
+    def frames() -> None:
+        asked.append(1)
+
+    result = verifier.verify(frames, reference, Deadline(5))
+    assert not result.match and result.reason == REFERENCE_UNUSABLE == "reference_unusable"
+    assert not asked  # no frame was taken: the citizen goes to the other path at once
+
+
+def test_chip_sized_reference_is_found_with_upsampling(verifier: FaceVerifier) -> None:
+    from kiosk.face import evalset
+
+    portrait = np.asarray(faces.portrait("astronaut"))
+    box = evalset.face_box(portrait)
+    assert box is not None
+    chip = evalset.chip_reference(portrait, box)
+    assert decode_image(chip).shape == (126, 102, 3)
+    ref = verifier.encode_reference(chip)
+    live = verifier.analyse(faces.live_frame("astronaut"), bgr=True)
+    assert verifier.distance(encoded(ref), encoded(live)) <= verifier.cfg.threshold
+
+
+def test_fusion_drops_frames_of_someone_else(verifier: FaceVerifier) -> None:
+    """A frame of the genuine holder followed by another person's: the mean of the mixed
+    frames must not match; the stale frame is dropped and the decision is the other's."""
+    ref = faces.reference_jpeg("astronaut")
+    mixed = [faces.live_frame("astronaut", seed=1)] + [faces.live_frame("lfw-1", seed=i)
+                                                        for i in range(2, 8)]
+    result = verifier.verify(_feed(mixed), ref, Deadline(30))
+    assert not result.match and result.reason == "mismatch" and result.frames_used == 3
+
+
+@pytest.mark.parametrize("rule", ["all", "mean", "best", "median"])
+def test_fuse_rules(rule: str) -> None:
+    ref = np.zeros(128)
+    lives = [np.full(128, v / np.sqrt(128)) for v in (0.2, 0.4, 0.6)]
+    want = {"all": 0.6, "mean": 0.4, "best": 0.2, "median": 0.4}[rule]
+    assert fuse(ref, lives, rule) == pytest.approx(want)
+    with pytest.raises(ValueError):
+        fuse(ref, [], rule)

@@ -1,0 +1,145 @@
+"""Liveness evaluation: live and attack sequences made from real photos, APCER and BPCER.
+
+An :class:`Actor` stands in front of a virtual camera (15 frames a second of virtual time,
+so the figures do not depend on this machine's load): a real photo as a textured 3D head
+(live) or as one of :data:`ATTACKS` (a print, folded, curved, on a screen) that an attacker
+turns and moves as each challenge asks. ISO/IEC 30107-3 terms: APCER is the share of attack
+presentations accepted (per attack type), BPCER the share of live presentations refused.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from hardware.base import Deadline
+from hardware.sim import scene3d
+from hardware.sim.scene3d import Image
+from kiosk.face.config import FaceConfig
+from kiosk.face.liveness import LivenessChecker, LivenessResult
+from kiosk.face.verify import FaceVerifier, _Models
+
+FPS = 15.0
+# attack type -> (surface, fold angle, what the attacker does with the sheet)
+ATTACKS: dict[str, tuple[str, float, str]] = {
+    "photo_still": ("flat", 0.0, "still"),
+    "flat": ("flat", 0.0, "acts"),
+    "fold_20": ("fold", 20.0, "acts"),
+    "fold_35": ("fold", 35.0, "acts"),
+    "fold_50": ("fold", 50.0, "acts"),
+    "curved": ("curve", 0.0, "acts"),
+    "closer_farther": ("flat", 0.0, "depth"),
+    "screen": ("screen", 0.0, "acts"),
+}
+
+
+class VirtualClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class Actor:
+    """Frames of one presentation; follows the challenges it is told."""
+
+    scene: scene3d.Scene
+    clock: VirtualClock
+    rng: np.random.Generator
+    behaviour: str = "live"  # live | still | acts | depth
+    turn_deg: float = 25.0
+    reaction_s: float = 0.3
+    move_s: float = 0.4
+    distance: float = 0.5
+    challenge: str | None = None
+    told_at: float = 0.0
+
+    def on_challenge(self, challenge: str | None) -> None:
+        self.challenge, self.told_at = challenge, self.clock.t
+
+    def pose(self) -> scene3d.Pose3:
+        t = self.clock.t
+        k = min(1.0, max(0.0, (t - self.told_at - self.reaction_s) / self.move_s))
+        sway = 0.8 * np.sin(t * 2.1)
+        if self.behaviour == "still" or self.challenge is None:
+            return scene3d.Pose3(yaw=sway if self.behaviour != "still" else 0.0,
+                                 distance=self.distance)
+        yaw = 0.0
+        dist = self.distance
+        if self.challenge == "turn_left":
+            yaw = k * self.turn_deg
+        elif self.challenge == "turn_right":
+            yaw = -k * self.turn_deg
+        elif self.challenge == "come_closer":
+            dist = self.distance * (1.0 - 0.28 * k)
+        if self.behaviour == "depth":  # the sheet also comes closer / goes farther
+            dist *= 1.0 - 0.2 * k * np.sin(t * 3.0)
+        return scene3d.Pose3(yaw=yaw + sway, pitch=0.5 * sway, distance=dist)
+
+    def __call__(self) -> Image:
+        self.clock.t += 1.0 / FPS
+        rgb = self.scene.render(self.pose(), scene3d.room())
+        rgb += self.rng.normal(0.0, 3.0, rgb.shape).astype(np.float32)
+        return cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+
+
+def photo_landmarks(rgb: Image) -> tuple[tuple[float, float], tuple[float, float],
+                                              tuple[float, float]] | None:
+    """(eye, eye, nose) of the largest face in a photo, or None."""
+    m = _Models.get()
+    with m.run_lock:
+        rects = m.detector(rgb, 1)
+        if not rects:
+            return None
+        r = max(rects, key=lambda r: r.width() * r.height())
+        shape = m.shape5(rgb, r)
+    p = [(float(q.x), float(q.y)) for q in shape.parts()]
+    eye_a = ((p[0][0] + p[1][0]) / 2, (p[0][1] + p[1][1]) / 2)
+    eye_b = ((p[2][0] + p[3][0]) / 2, (p[2][1] + p[3][1]) / 2)
+    return eye_a, eye_b, p[4]
+
+
+def present(rgb: Image, kind: str, seed: int, cfg: FaceConfig | None = None,
+            verifier: FaceVerifier | None = None) -> LivenessResult | None:
+    """One presentation of the photo (``live`` or an attack type); None if the photo has
+    no face."""
+    marks = photo_landmarks(rgb)
+    if marks is None:
+        return None
+    rng = np.random.default_rng(seed)
+    if kind == "live":
+        scene = scene3d.Scene(rgb, (marks[0], marks[1]), marks[2], "head")
+        behaviour = "live"
+        turn = float(rng.uniform(15.0, 30.0))
+    else:
+        surface, fold, behaviour = ATTACKS[kind]
+        scene = scene3d.Scene(rgb, (marks[0], marks[1]), marks[2], surface,
+                              fold_deg=fold or 35.0)
+        turn = float(rng.uniform(25.0, 40.0))  # attackers turn the sheet further
+    clock = VirtualClock()
+    actor = Actor(scene, clock, rng, behaviour, turn_deg=turn,
+                  reaction_s=float(rng.uniform(0.2, 0.6)), distance=float(rng.uniform(0.4, 0.6)))
+    cfg = cfg or FaceConfig(liveness_retries=0)
+    rand = random.Random(seed)  # noqa: S311 - a reproducible evaluation, not a secret
+    checker = LivenessChecker(cfg, verifier or FaceVerifier(cfg), rng=rand,
+                              challenge_s=3.0, clock=clock)
+    return checker.run(actor, Deadline(3600), actor.on_challenge)
+
+
+def error_rates(results: Mapping[str, Sequence[LivenessResult]]) -> dict[str, float]:
+    """APCER per attack type (share passed) and BPCER (share of ``live`` refused)."""
+    out: dict[str, float] = {}
+    for kind, res in results.items():
+        if not res:
+            continue
+        if kind == "live":
+            out["bpcer"] = sum(not r.passed for r in res) / len(res)
+        else:
+            out[f"apcer_{kind}"] = sum(r.passed for r in res) / len(res)
+    return out
