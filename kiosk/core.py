@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import json
 import logging
 import os
 import threading
@@ -45,6 +44,7 @@ from kiosk.simulation import SimulationControls
 
 if TYPE_CHECKING:
     from kiosk.backend.outbox import Outbox
+    from kiosk.diag.flag import FlagFile
     from kiosk.fleet.agent import ApplyResult
     from kiosk.fleet.changes import ConfigChange
 
@@ -54,7 +54,6 @@ log = logging.getLogger("kiosk.core")
 STARTUP_GRACE_S = 10.0
 # device details that mean it cannot serve (the dashboard's red details)
 BAD_DETAILS = frozenset({"out", "jam", "jammed", "no_frames", "missing"})
-SERVICE_FLAG_FILE = "service-flag.json"
 MAX_LOG_LINES = 500
 SCREENSHOT_TIMEOUT_S = 5.0
 
@@ -228,42 +227,30 @@ class KioskCore:
     def out_of_service(self) -> bool:
         return not self.service.decision().in_service
 
-    def set_out_of_service(self, by: str, note: str = "") -> None:
-        """An operator's or technician's decision; kept across restarts until lifted."""
-        from kiosk.diag.redact import redact_text
-        from kiosk.files import write_private
-
-        clean = redact_text(note, source="kiosk")[:200]
-        self.service.set_out_of_service(by, clean)
-        write_private(self._flag_path(), json.dumps({"by": by, "note": clean}).encode())
+    def set_out_of_service(self, by: str, note: str = "", via: str = "fleet") -> None:
+        """An operator's or technician's decision, kept across restarts until lifted (the
+        one flag file of :mod:`kiosk.diag.flag`, which the maintenance screen sets too)."""
+        flag = self._flags().out_of_service(by=by, note=note, via=via)
+        self.service.set_out_of_service(flag.by, flag.note)
         log.warning("out of service (set by the %s)", by)
 
     def back_in_service(self) -> None:
         self.service.back_in_service()
-        try:
-            os.unlink(self._flag_path())
-        except FileNotFoundError:
-            pass
+        self._flags().back_in_service()
         if self.out_of_service:
             log.info("flag cleared; still out of service: %s", ", ".join(self._reason_codes()))
         else:
             log.info("back in service")
 
-    def _flag_path(self) -> Path:
-        return Path(self.cfg.var_dir) / SERVICE_FLAG_FILE
+    def _flags(self) -> FlagFile:
+        from kiosk.diag.flag import FlagFile
+
+        return FlagFile(self.cfg.var_dir)
 
     def _load_service_flag(self) -> None:
-        try:
-            data = json.loads(self._flag_path().read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:  # unreadable: stay out, a person decides
-            log.error("service flag unreadable (%s); staying out of service", exc)
-            data = {"by": "operator", "note": "flag file unreadable"}
-        by = data.get("by") if isinstance(data, dict) else None
-        note = data.get("note") if isinstance(data, dict) else None
-        self.service.set_out_of_service(by if by in ("operator", "technician") else "operator",
-                                        note if isinstance(note, str) else "")
+        flag = self._flags().read()  # unreadable: out of service, a person decides
+        if flag is not None:
+            self.service.set_out_of_service(flag.by, flag.note)
 
     def _reason_codes(self) -> list[str]:
         return [r.code for r in self.service.decision().reasons]
@@ -341,7 +328,8 @@ class KioskCore:
         """The health the fleet reports (JSON-able, no personal data): ``verdict`` (ready |
         degraded | out_of_service, the readiness report's rules), ``problems``,
         ``out_of_service`` with its reason codes, ``devices`` (status and plain details per
-        device, counters), backend, outbox depth, session idle or busy, a pending restart,
+        device, counters), backend, outbox depth, session idle or busy, ready (the UI drew its
+        attract screen), a pending restart,
         and the hash of the configuration in force (``sha256:...``, as in the report)."""
         from kiosk.diag.report import config_hash
 
@@ -366,7 +354,8 @@ class KioskCore:
                 "devices": devices, "backend": snap["backend"], "outbox": snap["outbox"],
                 "outbox_depth": snap["outbox"].get("pending", 0),
                 "session": "busy" if self.session_active() else "idle",
-                "restart_pending": self._restart, "config_hash": config_hash(self.cfg)}
+                "ready": self._ready.is_set(), "restart_pending": self._restart,
+                "config_hash": config_hash(self.cfg)}
 
     def summary(self) -> str:
         parts = [self.devices.summary()]
@@ -415,7 +404,7 @@ class KioskCore:
             self.request_restart("command")
             return {"restarting": True}
         if name == "run_diagnostics":
-            return self.diagnostics()
+            return self.readiness_report()
         if name == "collect_logs":
             return {"lines": self.collect_logs(_bounded_int(args.get("lines"), 200))}
         if name == "screenshot":
@@ -430,7 +419,7 @@ class KioskCore:
             return {"png": base64.b64encode(png).decode("ascii"), "bytes": len(png)}
         raise CommandFailed("unknown_command", name[:40])
 
-    def diagnostics(self) -> dict[str, Any]:
+    def readiness_report(self) -> dict[str, Any]:
         """The readiness report (internal level: no device I/O) of the running devices, with
         the live service state; redacted by the report builder."""
         from kiosk.diag.counters import CounterStore

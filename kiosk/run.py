@@ -113,7 +113,7 @@ class Runner:
                 restart_due(at, self.started, self.clock(), core.cfg.appliance.timezone):
             core.request_restart("nightly")
         busy = core.session_active()
-        if core.restart_requested is not None and not busy and self.restart is None:
+        if core.restart_requested is not None and not busy and not self.stop.is_set():
             self.restart = core.restart_requested
             self.stop.set()
         self.link.tick(busy=busy, summary=core.summary())
@@ -207,6 +207,11 @@ def run_command(config_path: str | None, profile: str | None, no_ui: bool,
     link = ServiceLink.from_env()  # before any thread or child process starts
     source, boot = _boot(config_path, profile)
     cfg = boot.config
+    for note in boot.notes:
+        log.warning("fleet: %s", note)
+    if boot.resumed is not None:
+        log.info("fleet: resuming a health window (%.1f s left)",
+                 boot.resumed.resume.remaining_s)
     for line in policy.warnings(policy.evaluate(cfg)):
         logging.getLogger("kiosk.policy").warning("%s", line)
     tail = LogTail()
@@ -214,9 +219,11 @@ def run_command(config_path: str | None, profile: str | None, no_ui: bool,
     from kiosk.compose import running
 
     stop = threading.Event()
+    signalled = threading.Event()  # asked to stop: no restart then
 
     def _stop(signum: int, _frame: object) -> None:
         log.info("signal %d: stopping", signum)
+        signalled.set()
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -248,5 +255,5 @@ def run_command(config_path: str | None, profile: str | None, no_ui: bool,
                         tick_s=runner.loop_s)
         finally:
             runner.shutdown()
-    if runner.restart is not None:
+    if runner.restart is not None and not signalled.is_set():
         _restart(link, runner.restart)

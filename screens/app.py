@@ -102,15 +102,17 @@ def _link_to_service(core: Any, on_ready: Callable[[], None] | None,
 
 
 def _screenshot(timeout: float) -> bytes:
-    """A PNG of what the window shows, taken on the UI thread (called from another)."""
+    """A PNG of what the window shows, read on the UI thread right after the next frame is
+    drawn (``on_flip``, before the buffers swap); called from another thread."""
     from kivy.clock import Clock
+    from kivy.core.window import Window
 
     done = threading.Event()
     out: list[bytes] = []
 
-    def grab(_dt: float) -> None:
+    def grab(*_args: Any) -> None:
+        Window.unbind(on_flip=grab)
         try:
-            from kivy.core.window import Window
             from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels
             from PIL import Image
 
@@ -124,7 +126,11 @@ def _screenshot(timeout: float) -> bytes:
         finally:
             done.set()
 
-    Clock.schedule_once(grab, 0)
+    def arm(_dt: float) -> None:
+        Window.bind(on_flip=grab)
+        Window.canvas.ask_update()  # draw a frame now
+
+    Clock.schedule_once(arm, 0)
     if not done.wait(timeout) or not out:
         raise TimeoutError("no screenshot from the UI thread")
     return out[0]
