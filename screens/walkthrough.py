@@ -180,6 +180,7 @@ def enterprise_journey(ui: KioskDriver, lang: str = "zh_CN", elderly: bool = Fal
     ui.tap("deliver:mail")
     ui.shot("ent-mail")
     if not ui.app.screens["delivery"].address:
+        ui.tap("area:桂城街道")  # the address picker opens at the kiosk's district
         ui.type_text("A1")
     ui.tap("send_mail")
     ui.wait_for_screen("rating", 30)

@@ -186,6 +186,205 @@ def apply_key(value: str, key: str, max_len: int = 120) -> str:
     return value + key
 
 
+# -- the keyboard with Chinese (pinyin) input -----------------------------------------------
+IME_ROWS = [list("1234567890"), list("QWERTYUIOP"), list("ASDFGHJKL") + ["'"],
+            list("ZXCVBNM") + ["-", "<bs>", "<clear>"]]
+IME_LAST_ROW = [("<lang>", 3), ("<space>", 7)]
+_IME_LABEL = {"<lang>": {"zh": "中 ⇄ EN", "en": "EN ⇄ 中"}}
+MAX_PAGE = 8  # candidates a page may show
+
+
+class ImeKeyboard(BoxLayout):
+    """The on-screen keyboard with Chinese input: a candidate bar (the pinyin being typed,
+    candidate words by frequency, ◀ ▶ pages), digit and letter keys, and the 中/EN key.
+    Emits ``on_key(key)`` like :class:`KeyPad`; a chosen word arrives as one key
+    (``"南海"``). Candidates are simplified, traditional for ``lang`` zh_HK. The engine is
+    built once on a worker (``kiosk.ime.shared``); until it is ready letters wait."""
+
+    __events__ = ("on_key",)
+    lang = StringProperty("zh_CN")
+    district = StringProperty("")
+    mode = StringProperty("zh")
+    preedit = StringProperty("")
+    page_size = NumericProperty(5)
+
+    def __init__(self, **kwargs: Any) -> None:
+        from kiosk.ime.composer import Composer
+
+        self.orientation = "vertical"
+        self._keys: dict[str, KButton] = {}
+        self._pool: list[KButton] = []  # candidate buttons, made once
+        self._arrows: list[KButton] = []
+        self._poll: Any = None
+        self._user_mode = False
+        super().__init__(**kwargs)
+        self.composer = Composer(self._engine, lang=self.lang,
+                                 page_size=max(1, min(MAX_PAGE, int(self.page_size))))
+        self._build()
+        self._default_mode()
+        self._sync()
+
+    # -- the engine -------------------------------------------------------------------------
+    def _warm(self) -> Any:
+        from kiosk.ime.shared import pinyin_engine
+
+        return pinyin_engine(self.district)
+
+    def _engine(self) -> Any:
+        return self._warm().get()
+
+    def on_district(self, *_args: Any) -> None:
+        self._warm().start()
+
+    def on_lang(self, *_args: Any) -> None:
+        if hasattr(self, "composer"):
+            self.composer.set_lang(self.lang)
+            self._emit([] if self._user_mode else self._default_mode())
+
+    def on_page_size(self, *_args: Any) -> None:
+        if hasattr(self, "composer"):
+            self.composer.page_size = max(1, min(MAX_PAGE, int(self.page_size)))
+            self.composer.refresh()
+            self._sync()
+
+    def _default_mode(self) -> list[str]:
+        """Chinese input for the Chinese languages, letters for English; returns the
+        letters that were pending (they go into the field as typed)."""
+        want = "en" if self.lang == "en" else "zh"
+        out = self.composer.toggle() if self.composer.mode != want else []
+        self.mode = self.composer.mode
+        return out
+
+    # -- layout -----------------------------------------------------------------------------
+    def _build(self) -> None:
+        from kivy.uix.boxlayout import BoxLayout as Box
+
+        self.size_hint_y = None
+        self.bind(minimum_height=self.setter("height"))
+        self.bar_text = KLabel(base=28, role="primary", bold=True)
+        self.add_widget(self.bar_text)
+        # as tall as a key even when empty: the keyboard does not jump when typing starts
+        self.cands = Box(size_hint_y=None, spacing=6)
+        self.add_widget(self.cands)
+        for row in [*[[(k, 1) for k in r] for r in IME_ROWS], IME_LAST_ROW]:
+            line = Box(size_hint_y=None, spacing=6)
+            line.bind(minimum_height=line.setter("height"))
+            for key, weight in row:
+                btn = KButton(name=f"key:{key}", min_h=88, size_hint_x=weight,
+                              base=34 if len(key) == 1 else 26)
+                btn.bind(on_release=lambda _b, k=key: self.press(k))
+                line.add_widget(btn)
+                self._keys[key] = btn
+            self.add_widget(line)
+        probe = self._keys["Q"]
+        self.cands.height = probe.height
+        probe.bind(height=self.cands.setter("height"))
+
+    def _sync(self) -> None:
+        """Draw the composer's state: key labels, the bar, the candidates of the page."""
+        from kivy.clock import Clock
+
+        from screens.i18n import tr
+
+        c = self.composer
+        self.mode = c.mode
+        for key, btn in self._keys.items():
+            if key in _IME_LABEL:
+                btn.text = _IME_LABEL[key][c.mode]
+            elif len(key) == 1 and key.isalpha():
+                btn.text = key.lower() if c.mode == "zh" else key
+            else:
+                btn.text = _KEY_LABEL.get(key, key)
+        failed = self._warm().failed
+        self.preedit = c.preedit
+        if c.composing and c.waiting:
+            self.bar_text.text = f"{c.preedit}   {tr('ime_preparing', self.lang)}"
+        elif c.composing:
+            self.bar_text.text = c.preedit
+        elif failed and c.mode == "zh":
+            self.bar_text.text = tr("ime_unavailable", self.lang)
+        else:
+            self.bar_text.text = tr("ime_hint_zh" if c.mode == "zh" else "ime_hint_en",
+                                    self.lang)
+        self.cands.clear_widgets()
+        if c.composing:
+            self._add_candidates()
+        if c.waiting and not failed and self._poll is None:
+            self._poll = Clock.schedule_interval(self._check_ready, 0.25)
+        elif (not c.waiting or failed) and self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
+
+    def _add_candidates(self) -> None:
+        """The page's candidates on buttons made once (a keystroke only relabels them)."""
+        c = self.composer
+        if not self._pool:
+            for i in range(MAX_PAGE):
+                btn = KButton(min_h=88, base=34)
+                btn.bind(on_release=lambda _b, n=i: self.choose(n))
+                self._pool.append(btn)
+            for name, text, step in (("cand_prev", "◀", -1), ("cand_next", "▶", 1)):
+                arrow = KButton(name=name, text=text, min_h=88, size_hint_x=None, base=30)
+                arrow.width = arrow.height * 1.2
+                arrow.bind(height=lambda b, h: setattr(b, "width", h * 1.2),
+                           on_release=lambda _b, n=step: self.page(n))
+                self._arrows.append(arrow)
+        for i, word in enumerate(c.page_words[:MAX_PAGE]):
+            btn = self._pool[i]
+            btn.name, btn.text, btn.size_hint_x = f"cand:{word}", word, len(word) + 1.5
+            btn.kind = "primary" if i == 0 else "secondary"
+            self.cands.add_widget(btn)
+        prev, nxt = self._arrows
+        prev.disabled, nxt.disabled = not c.has_prev, not c.has_next
+        self.cands.add_widget(prev)
+        self.cands.add_widget(nxt)
+
+    def _check_ready(self, _dt: float) -> None:
+        if self.composer.refresh() or not self.composer.waiting or self._warm().failed:
+            self._sync()
+
+    # -- what the citizen does --------------------------------------------------------------
+    def press(self, key: str) -> None:
+        if key == "<lang>":
+            self._user_mode = True
+        out: list[str] = []
+        if self._warm().failed and self.composer.mode == "zh" and key != "<lang>":
+            out = self.composer.toggle()  # no Chinese input to be had: letters as they are
+        self._emit(out + self.composer.press(key))
+
+    def choose(self, index: int) -> None:
+        self._emit(self.composer.choose(index))
+
+    def page(self, step: int) -> None:
+        if step > 0:
+            self.composer.next_page()
+        else:
+            self.composer.prev_page()
+        self._sync()
+
+    def commit(self) -> None:
+        """Put pending letters into the field as they are (focus leaves, Done, send)."""
+        self._emit(self.composer.flush())
+
+    def reset(self) -> None:
+        """Drop pending letters and every trace of what was typed (the session ends)."""
+        self.composer.reset()
+        self._user_mode = False
+        engine = self._engine()
+        if engine is not None:
+            engine.forget()
+        self._default_mode()
+        self._sync()
+
+    def _emit(self, keys: list[str]) -> None:
+        self._sync()
+        for key in keys:
+            self.dispatch("on_key", key)
+
+    def on_key(self, key: str) -> None:
+        pass
+
+
 class Collapsible(BoxLayout):
     """A vertical box whose children leave the widget tree while it is hidden, so hidden
     keypads never swallow touches meant for what is drawn in their place."""

@@ -1,19 +1,21 @@
 """The application form: pre-filled fields marked with their source, choices where
-possible, the kiosk's own keypads for the rest, inline validation."""
+possible, the kiosk's own keypads for the rest, inline validation. Text is typed on the
+keyboard with Chinese (pinyin) input; an address field first offers the address picker
+(province, city, district, street/town), so only the last line is typed."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kivy.properties import StringProperty
+from kivy.properties import BooleanProperty, StringProperty
 
+from screens.address_picker import AddressPicker  # noqa: F401 - a class the .kv uses
 from screens.masking import is_identifier
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
 from screens.widgets import (
     DATE_KEYS,
     DIGITS,
-    LETTERS,
     PHONE_KEYS,
     FieldDisplay,
     KButton,
@@ -31,6 +33,11 @@ class FormScreen(KioskScreen):
     """Values typed here are personal: kept in this screen only until the session ends."""
 
     focus_key = StringProperty("")
+    pad_kind = StringProperty("")  # keypad (digits) | picker (address) | ime (text)
+    focus_address = BooleanProperty(False)
+    # elderly mode: the keyboard leaves no room for the list, so the field being typed is
+    # shown alone above it until Done
+    editing_alone = BooleanProperty(False)
     voice_key = "form_voice"
 
     def __init__(self, **kwargs: Any) -> None:
@@ -39,10 +46,15 @@ class FormScreen(KioskScreen):
         self.errors: dict[str, str] = {}
         self._loaded_for: tuple[int, str] | None = None
         self._displays: dict[str, FieldDisplay] = {}
+        # address fields: the picked divisions (the start of the value) and their path
+        self.regions: dict[str, str] = {}
+        self._paths: dict[str, list[Any]] = {}
 
     def on_kv_post(self, base_widget: Any) -> None:
         pad: KeyPad = self.ids.keypad
         pad.bind(on_key=lambda _p, key: self.type_key(key))
+        self.ids.ime.bind(on_key=lambda _k, key: self.type_key(key))
+        self.ids.picker.bind(on_picked=lambda _p, path: self.picked(path))
 
     def _fields(self) -> list[Any]:
         matter = self.data.matter
@@ -62,6 +74,8 @@ class FormScreen(KioskScreen):
             self._loaded_for = marker
             self.values = dict(self.journey.form_values())
             self.errors = {}
+            self.regions, self._paths = {}, {}
+            self.ids.ime.reset()
             self.focus_key = ""
         prefilled = self._prefilled()
         box = self.ids.fields
@@ -122,19 +136,83 @@ class FormScreen(KioskScreen):
     def _update_keypad(self) -> None:
         pad: KeyPad = self.ids.keypad
         f = self._field(self.focus_key)
+        self.focus_address = f is not None and f.input == "address"
+        self.editing_alone = f is not None and bool(self.vm.elderly)
+        self._mirror()
         if f is None:
+            self.pad_kind = ""
             return
-        keys = KEYS_FOR_INPUT.get(f.input, LETTERS)
-        pad.cols = 3 if keys is not LETTERS else 10
-        if pad.keys != keys:
-            pad.keys = keys
+        keys = KEYS_FOR_INPUT.get(f.input)
+        if keys is not None:
+            self.pad_kind = "keypad"
+            pad.cols = 3
+            if pad.keys != keys:
+                pad.keys = keys
+        elif self.focus_address and self.pad_kind != "ime" and not self.values.get(f.key):
+            self.pad_kind = "picker"
+            self.ids.picker.open(self._paths.get(f.key, [])[:-1])
+        else:
+            self.pad_kind = "ime"
 
     @safe
     def focus(self, key: str) -> None:
+        if key != self.focus_key:
+            self.ids.ime.commit()  # pending letters stay in the field they were typed for
+            self.pad_kind = ""
         self.focus_key = key
         for k, disp in self._displays.items():
             disp.focused = k == key
         self._update_keypad()
+
+    @safe
+    def picked(self, path: list[Any]) -> None:
+        """An address field's divisions were picked: they start its value."""
+        from kiosk.address import address_line
+
+        key = self.focus_key
+        if not key:
+            return
+        old = self.regions.get(key, "")
+        value = self.values.get(key, "")
+        detail = value[len(old):] if old and value.startswith(old) else ""
+        self.regions[key] = address_line(path)
+        self._paths[key] = list(path)
+        self.pad_kind = "ime"
+        self._set_value(key, (self.regions[key] + detail)[:60])
+
+    @safe
+    def change_area(self) -> None:
+        self.ids.ime.commit()
+        self.pad_kind = "picker"
+        self.ids.picker.open(self._paths.get(self.focus_key, [])[:-1])
+
+    @safe
+    def type_whole(self) -> None:
+        """No picker for this field: the citizen types the whole address."""
+        self.regions.pop(self.focus_key, None)
+        self._paths.pop(self.focus_key, None)
+        self.pad_kind = "ime"
+
+    def _set_value(self, key: str, value: str) -> None:
+        self.values[key] = value
+        self.errors.pop(key, None)
+        disp = self._displays.get(key)
+        if disp is not None:
+            disp.value = value
+            disp.error = ""
+        self._mirror()
+
+    def _mirror(self) -> None:
+        """The field being typed, shown alone above the keyboard (``editing_alone``)."""
+        mirror = self.ids.editing
+        disp = self._displays.get(self.focus_key) if self.editing_alone else None
+        if disp is None:
+            mirror.name, mirror.value, mirror.label, mirror.error = "editing", "", "", ""
+            return
+        mirror.name = f"editing:{self.focus_key}"
+        mirror.secret, mirror.can_reveal = disp.secret, disp.can_reveal
+        mirror.label, mirror.hint, mirror.error = disp.label, disp.hint, disp.error
+        mirror.value = self.values.get(self.focus_key, "")
 
     @safe
     def choose(self, key: str, choice: str) -> None:
@@ -149,16 +227,17 @@ class FormScreen(KioskScreen):
         if key == "<ok>":
             self.focus("")
             return
-        value = apply_key(self.values.get(self.focus_key, ""), key, 60)
-        self.values[self.focus_key] = value
-        self.errors.pop(self.focus_key, None)
-        disp = self._displays.get(self.focus_key)
-        if disp is not None:
-            disp.value = value
-            disp.error = ""
+        value = self.values.get(self.focus_key, "")
+        region = self.regions.get(self.focus_key, "")
+        if region and value.startswith(region):  # keys edit what follows the divisions
+            value = region + apply_key(value[len(region):], key, 60 - len(region))
+        else:
+            value = apply_key(value, key, 60)
+        self._set_value(self.focus_key, value)
 
     @safe
     def next_step(self) -> None:
+        self.ids.ime.commit()
         errors = self.journey.submit_form(dict(self.values))
         self.errors = dict(errors)
         if errors:
@@ -172,6 +251,12 @@ class FormScreen(KioskScreen):
         self.values = {}
         self.errors = {}
         self.focus_key = ""
+        self.pad_kind = ""
+        self.editing_alone = False
+        self.regions, self._paths = {}, {}
         self._loaded_for = None
         self._displays = {}
+        self.ids.ime.reset()
+        self.ids.picker.reset()
+        self._mirror()
         self.ids.fields.clear_widgets()
