@@ -30,6 +30,9 @@ DIAG_COMMANDS: dict[str, str] = {
     "report": "kiosk.diag.cli:report",
     "issue-technician-token": "kiosk.diag.cli:issue_technician_token",
     "technician-pin": "kiosk.diag.cli:technician_pin",
+    "counters": "kiosk.diag.cli:counters_command",
+    "service": "kiosk.diag.cli:service_group",
+    "test": "kiosk.diag.cli:test_command",
 }
 SIM_COMMANDS: dict[str, str] = {
     "idcard": "hardware.idcard.cli:sim",

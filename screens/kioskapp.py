@@ -12,6 +12,7 @@ from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ObjectProperty
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 
 from screens.app import KV_DIR, LANGUAGE_LABELS, register_cjk_font
@@ -20,7 +21,7 @@ from screens.header import FitLabel  # noqa: F401  (registers the header widgets
 from screens.i18n import tr
 from screens.lockdown import CornerTaps, is_escape_key
 from screens.viewmodel import ViewModel, safe
-from screens.views import load_screen
+from screens.views import SERVICE_SCREENS, load_screen
 from screens.widgets import KButton  # noqa: F401  (registers the widgets with Kivy's Factory)
 
 log = logging.getLogger("screens.app")
@@ -37,6 +38,7 @@ class KioskRoot(FloatLayout):
     show_nav = BooleanProperty(False)
     can_back = BooleanProperty(False)
     voice_option = BooleanProperty(False)  # the Cantonese choice: elderly mode, Chinese
+    technician = BooleanProperty(False)  # a technician's screen: no citizen header
 
     def toggle_elderly(self) -> None:
         vm = App.get_running_app().vm
@@ -47,6 +49,20 @@ class KioskRoot(FloatLayout):
         app.vm.set_cantonese(not app.vm.cantonese)
         key = "voice_cantonese_on" if app.vm.cantonese else "voice_mandarin_on"
         app.speak_instruction(app.t(key))
+
+
+class NavBar(BoxLayout):
+    """The back/leave bar. Hidden, its buttons still stand out of its zero height, and a
+    disabled widget swallows the touches it collides with: hidden, it takes none, so what
+    is drawn there (a screen's bottom buttons) gets them."""
+
+    shown = BooleanProperty(True)
+
+    def on_touch_down(self, touch: Any) -> bool:
+        return bool(super().on_touch_down(touch)) if self.shown else False
+
+    def on_touch_up(self, touch: Any) -> bool:
+        return bool(super().on_touch_up(touch)) if self.shown else False
 
 
 class MessageBanner(FloatLayout):
@@ -82,10 +98,21 @@ class KioskApp(App):
     vm = ObjectProperty(None)
     title = "政务服务自助终端"
 
-    def __init__(self, core: Any, **kwargs: Any) -> None:
+    def __init__(self, core: Any, diagnostics: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.core = core
         self.vm = ViewModel(core)
+        # the service gate and maintenance mode (kiosk.diag.attach): given by the composition
+        # root, or built here for this app (and closed with it)
+        self.diag = diagnostics or getattr(core, "diagnostics", None)
+        self._own_diag = self.diag is None
+        if self.diag is None:
+            from kiosk.diag.attach import attach
+
+            self.diag = attach(core)
+        self.gate_status: Any = self.diag.gate.status()
+        self._oos_session: int | None = None  # the journey under way when service stopped
+        self._diag_unsubscribe: list[Any] = []
         self.frames = FrameMonitor()
         self.ready_file: str | None = None
         self.exit_when_ready = False
@@ -135,6 +162,11 @@ class KioskApp(App):
         if self.stop_event is not None:
             Clock.schedule_interval(self._check_stop, 0.2)
         self.vm.attach()
+        self._diag_unsubscribe = [
+            self.diag.gate.subscribe(
+                lambda status: Clock.schedule_once(lambda _dt: self._on_gate(status), 0)),
+            self.diag.maintenance.subscribe(
+                lambda event: Clock.schedule_once(lambda _dt: self._on_maintenance(event), 0))]
         if cfg.profile == "simulation" and cfg.ui.simulation_dock:
             from screens.dock import install_dock
 
@@ -142,6 +174,10 @@ class KioskApp(App):
         self.show_state(self.vm.state)
         self.vm.load_matters()
         Clock.schedule_once(self._mark_ready, 0)
+        # pinyin input and address picker data, built on a worker once the kiosk is up
+        from kiosk.ime.shared import warm_input
+
+        Clock.schedule_once(lambda _dt: warm_input(cfg.kiosk.district), 5)
 
     def _mark_ready(self, _dt: float) -> None:
         if self._ready_marked:
@@ -164,6 +200,10 @@ class KioskApp(App):
             return
         self._shut = True
         self.vm.detach()
+        for unsubscribe in self._diag_unsubscribe:
+            unsubscribe()
+        if self._own_diag and self.diag is not None:
+            self.diag.close()
 
     # -- lockdown --------------------------------------------------------------------------
     def _on_request_close(self, *_args: Any, **_kw: Any) -> bool:
@@ -184,13 +224,58 @@ class KioskApp(App):
     def _on_any_touch(self, window: Any, touch: Any) -> bool:
         try:
             self.vm.core.journey.touch()
+            maintenance = self.diag.maintenance
+            if maintenance.active:
+                maintenance.touch()
+            elif maintenance.prompt_open:
+                maintenance.prompt_touch()
             self.tech_gesture.tap(touch.x, touch.y, window.height)
         except Exception:
             log.exception("touch bookkeeping failed")
         return False
 
     def _technician_gesture(self) -> None:
-        log.info("technician gesture: login is provided by the diagnostics module")
+        """Five taps in the top-left corner: the technician prompt (the maintenance
+        controller wipes the citizen session first, on its worker; its ``prompt`` event
+        shows the prompt)."""
+        self.diag.maintenance.open_prompt()
+
+    # -- service gate and maintenance (events marshalled to the UI thread) ------------------
+    def _on_gate(self, status: Any) -> None:
+        was_out = self.gate_status.mode == "out_of_service"
+        self.gate_status = status
+        if status.mode == "out_of_service" and not was_out:
+            # a citizen already served finishes; no new journey after
+            self._oos_session = self.vm.session_no if self.vm.state != "attract" else None
+        self.show_state(self.vm.state)
+        self._refresh_if_service("out_of_service")
+
+    def _on_maintenance(self, event: Any) -> None:
+        if event.kind in ("prompt", "opened", "ended"):
+            self.show_state(self.vm.state)
+        scr = self.screens.get("technician")
+        if scr is not None:
+            safe(scr.on_maintenance)(event)
+
+    def service_screen(self) -> str | None:
+        """The screen shown instead of the journey's, if any: maintenance, the technician
+        prompt, or out of service (at the attract screen, or for a journey that started
+        while the kiosk was out of service)."""
+        maintenance = self.diag.maintenance
+        if maintenance.active:
+            return "maintenance"
+        if maintenance.prompt_open:
+            return "technician"
+        if self.gate_status.mode == "out_of_service":
+            under_way = self.vm.state != "attract" and self.vm.session_no == self._oos_session
+            if not under_way:
+                return "out_of_service"
+        return None
+
+    def _refresh_if_service(self, name: str) -> None:
+        root = self.root_widget
+        if root is not None and root.ids.sm.current == name and name in self.screens:
+            safe(self.screens[name].refresh)()
 
     # -- screens ---------------------------------------------------------------------------
     def screen(self, state: str) -> Any:
@@ -207,12 +292,17 @@ class KioskApp(App):
         root = self.root_widget
         if root is None:
             return
+        state = self.service_screen() or state
+        if state in SERVICE_SCREENS and root.ids.sm.current == state:
+            return  # shown already (a gate or maintenance event): it keeps its own state
         self.frames.mark_load()
         scr = self.screen(state)
         scr.refresh()
         root.ids.sm.current = state
-        root.show_nav = state not in NO_NAV_STATES
+        root.show_nav = state not in NO_NAV_STATES and state not in SERVICE_SCREENS
         root.can_back = state in BACK_STATES
+        root.technician = state in ("technician", "maintenance")
+        self._sync_overlays()
         spoken = scr.spoken_text()
         if spoken:
             self.vm.say(spoken)
@@ -225,7 +315,11 @@ class KioskApp(App):
             safe(self.screens[state].refresh)()
 
     def _refresh_current(self) -> None:
-        self._refresh_if(self.vm.state)
+        root = self.root_widget
+        if root is not None and root.ids.sm.current in SERVICE_SCREENS:
+            self._refresh_if_service(root.ids.sm.current)
+        else:
+            self._refresh_if(self.vm.state)
 
     def _on_lang(self, *_args: Any) -> None:
         self._update_langbar()
@@ -278,10 +372,12 @@ class KioskApp(App):
         if root is None:
             return
         vm = self.vm
+        citizen = root.ids.sm.current not in SERVICE_SCREENS  # not over a service screen
         # the face and submitting screens show their own progress
-        self._show(self.busy_overlay, vm.busy and vm.state not in SELF_PROGRESS_STATES)
-        self._show(self.banner, bool(vm.message) and not vm.busy)
-        self._show(self.warning_overlay, vm.warning)
+        self._show(self.busy_overlay,
+                   citizen and vm.busy and vm.state not in SELF_PROGRESS_STATES)
+        self._show(self.banner, citizen and bool(vm.message) and not vm.busy)
+        self._show(self.warning_overlay, citizen and vm.warning)
         if self.dock is not None:
             self.dock.raise_to_top()
         spinner = self.busy_overlay.children[0].children[-1] if self.busy_overlay else None

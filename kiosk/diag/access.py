@@ -140,7 +140,7 @@ def issue_token(signing_key: nacl.signing.SigningKey, kiosk_id: str, ttl_s: int,
             raise ValueError(f"{label} must match {_NAME.pattern}")
     if not 1 <= ttl_s <= MAX_ISSUE_TTL_S:
         raise ValueError(f"ttl_s must be 1..{MAX_ISSUE_TTL_S}")
-    nonce = nonce if nonce is not None else b64e(secrets.token_bytes(16))
+    nonce = nonce if nonce is not None else secrets.token_hex(16)  # a name: no leading - or _
     body = {"i": issuer, "p": PURPOSE, "k": kiosk_id, "t": int(now), "e": int(now) + ttl_s,
             "n": nonce}
     payload = json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii")

@@ -267,3 +267,179 @@ def technician_pin(pin: str) -> None:
         click.echo(hash_pin(pin))
     except ValueError as exc:
         _fail(f"--pin: {exc}")
+
+
+# -- what a technician does over SSH (the maintenance screen's actions) ----------------------
+@click.command("counters")
+@click.option("--reset", is_flag=True, help="set the counters and last errors back to nothing")
+@click.option("--device", type=click.Choice(["kiosk", "idcard", "qr", "camera", "printer"]),
+              default=None, help="only this device's (default: all)")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--profile", type=click.Choice(["simulation", "production"]), default=None)
+def counters_command(reset: bool, device: str | None, as_json: bool, config_path: str | None,
+                     profile: str | None) -> None:
+    """The counters that survive restarts (sessions, reads, prints, jams, paper-outs,
+    errors), each device's last test and last errors; --reset clears them. Safe beside a
+    running kiosk (one shared SQLite file)."""
+    cfg = _load(config_path, profile)
+    Path(cfg.var_dir).mkdir(parents=True, exist_ok=True)
+    with CounterStore.in_var_dir(cfg.var_dir) as store:
+        removed = store.reset(None if device is None else [device], errors=True) \
+            if reset else None
+        names = [device] if device else ["kiosk", "idcard", "qr", "camera", "printer"]
+        out: dict[str, Any] = {"counters": {n: store.counters(n) for n in names}}
+        tests: dict[str, Any] = {}
+        errors: dict[str, Any] = {}
+        for name in names:
+            last = store.last_test(name)
+            tests[name] = None if last is None else {
+                "test": last.test, "ok": last.ok, "detail": last.detail,
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(last.at))}
+            errors[name] = [{"code": e.code, "text": e.text,
+                             "at": time.strftime("%Y-%m-%dT%H:%M:%S%z",
+                                                 time.localtime(e.at))}
+                            for e in store.last_errors(name)]
+        out.update(last_test=tests, last_errors=errors)
+        if removed is not None:
+            out["removed"] = removed
+    if as_json:
+        click.echo(to_json(out))
+        return
+    if removed is not None:
+        click.echo(f"reset: {removed} counters removed")
+    for name in names:
+        counts = ", ".join(f"{k} {v}" for k, v in out["counters"][name].items()) or "-"
+        test = tests[name]
+        said = "no test on record" if test is None else \
+            f"{test['test']} {'ok' if test['ok'] else 'FAILED'} at {test['at']}: {test['detail']}"
+        click.echo(printable(f"{name}: {counts}; last test: {said}"))
+        for e in errors[name][:3]:
+            click.echo(printable(f"  error {e['at']} {e['code']}: {e['text']}"))
+
+
+@click.group("service")
+def service_group() -> None:
+    """Out of service / back in service: the flag the kiosk follows within a second (the
+    maintenance screen and the fleet set the same one); kept across restarts."""
+
+
+def _flags(config_path: str | None, profile: str | None) -> Any:
+    from kiosk.diag.flag import FlagFile
+
+    cfg = _load(config_path, profile)
+    Path(cfg.var_dir).mkdir(parents=True, exist_ok=True)
+    return FlagFile(cfg.var_dir)
+
+
+def _show_flag(flag: Any, as_json: bool) -> None:
+    data: dict[str, Any] = {"out_of_service": flag is not None}
+    if flag is not None:
+        at = None if flag.at is None else time.strftime("%Y-%m-%dT%H:%M:%S%z",
+                                                        time.localtime(flag.at))
+        data.update(by=flag.by, note=flag.note, via=flag.via, at=at)
+    if as_json:
+        click.echo(to_json(data))
+    elif flag is None:
+        click.echo("in service as far as people are concerned: no out-of-service flag "
+                   "(the kiosk still goes out of service by itself on a fault)")
+    else:
+        click.echo(printable(f"OUT OF SERVICE, set by the {flag.by} via {flag.via}"
+                             f"{' at ' + data['at'] if data['at'] else ''}: {flag.note}"))
+
+
+_common = [click.option("--json", "as_json", is_flag=True, help="one JSON document"),
+           click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        default=None),
+           click.option("--profile", type=click.Choice(["simulation", "production"]),
+                        default=None)]
+
+
+def _with_common(fn: Any) -> Any:
+    for option in reversed(_common):
+        fn = option(fn)
+    return fn
+
+
+@service_group.command("status")
+@_with_common
+def service_status(as_json: bool, config_path: str | None, profile: str | None) -> None:
+    """The flag as set now."""
+    _show_flag(_flags(config_path, profile).read(), as_json)
+
+
+@service_group.command("out")
+@click.option("--note", required=True, help="why (shown to technicians; no personal data)")
+@click.option("--operator", is_flag=True, help="set by the operator (default: technician)")
+@_with_common
+def service_out(note: str, operator: bool, as_json: bool, config_path: str | None,
+                profile: str | None) -> None:
+    """Take the kiosk out of service: its out-of-service screen shows, no journey starts."""
+    flag = _flags(config_path, profile).out_of_service(
+        by="operator" if operator else "technician", note=note, via="cli")
+    _show_flag(flag, as_json)
+
+
+@service_group.command("in")
+@_with_common
+def service_in(as_json: bool, config_path: str | None, profile: str | None) -> None:
+    """Lift the flag (faults still present keep the kiosk out of service; an outage held
+    without service.auto_return is released on the maintenance screen or by the fleet)."""
+    flags = _flags(config_path, profile)
+    flags.back_in_service()
+    _show_flag(flags.read(), as_json)
+
+
+@click.command("test")
+@click.argument("device", type=click.Choice(["idcard", "qr", "camera", "printer"]))
+@click.option("--level", type=click.Choice([lv.value for lv in HealthLevel]),
+              default="external", show_default=True,
+              help="interactive: read a test card, scan a code, look for a face, print a "
+                   "test page")
+@click.option("--timeout", type=click.FloatRange(min=1.0), default=20.0, show_default=True,
+              help="seconds to wait for the card, the code or a face")
+@_with_common
+def test_command(device: str, level: str, timeout: float, as_json: bool,
+                 config_path: str | None, profile: str | None) -> None:
+    """One device's guided test, kept as its last test (what the maintenance screen shows).
+    Opens the devices like `kiosk diag report` (stop the kiosk first, or use the screen).
+    Exit 0 when it passed, 1 when not, 2 for a usage error."""
+    from kiosk.diag import actions
+
+    cfg = _load(config_path, profile)
+    Path(cfg.var_dir).mkdir(parents=True, exist_ok=True)
+    with CounterStore.in_var_dir(cfg.var_dir) as store, device_provider(cfg) as found:
+        target = next((d for d in found.devices if _name_of(d) == device), None)
+        if target is None:
+            why = found.unavailable.get(device, "not configured")
+            outcome = actions.TestOutcome(device, f"check_{level}", False, "mt_device_missing",
+                                          redact_text(why), at=time.time())
+        elif level != "interactive":
+            outcome = actions.check(target, device, level, store)
+        elif device == "printer":
+            outcome = actions.print_test_page(target, store)
+        elif device == "idcard":
+            outcome = actions.read_test_card(target, store)
+        elif device == "qr":
+            outcome = actions.scan_code(target, store, timeout)
+        else:
+            preview = actions.CameraPreview(target, lambda _frame: None, counters=store,
+                                            seconds=timeout).start()
+            result = preview.result(timeout + 30)
+            outcome = result or actions.TestOutcome("camera", "preview", False,
+                                                    "mt_preview_no_frames", at=time.time())
+    data = {"device": outcome.device, "test": outcome.test, "ok": outcome.ok,
+            "result": outcome.key, "detail": outcome.text, "params": dict(outcome.params)}
+    if as_json:
+        click.echo(to_json(data))
+    else:
+        click.echo(printable(f"{device} {outcome.test}: {'ok' if outcome.ok else 'FAILED'}"
+                             f" ({outcome.key}) {outcome.text}"))
+    sys.exit(0 if outcome.ok else 1)
+
+
+def _name_of(device: Diagnosable) -> str:
+    try:
+        return str(device.name)
+    except Exception:
+        return ""

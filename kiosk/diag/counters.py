@@ -236,3 +236,41 @@ def watch(device: Any, store: CounterStore) -> Callable[[], None]:
 
     unsubscribe: Callable[[], None] = subscribe(on_change)
     return unsubscribe
+
+
+# driver counter -> persisted counter, per device (the drivers count in memory, per process)
+DRIVER_COUNTERS: dict[str, dict[str, str]] = {
+    "idcard": {"reads": "reads", "errors": "read_failures"},
+    "qr": {"reads": "reads"},
+    "printer": {"prints": "prints"},
+}
+
+
+class DriverCounterSync:
+    """Adds what the drivers counted since the last call to the persisted counters, so
+    reads, read failures and prints survive restarts (call it now and then, and at exit)."""
+
+    def __init__(self, devices: Mapping[str, Any], store: CounterStore) -> None:
+        self.devices = devices
+        self.store = store
+        self._seen: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self) -> int:
+        """Persist the increases; returns how many counts were added."""
+        added = 0
+        with self._lock:
+            for name, mapping in DRIVER_COUNTERS.items():
+                slot = self.devices.get(name)
+                device = getattr(slot, "device", None)
+                if device is None:
+                    continue
+                counts = dict(getattr(device, "counters", {}) or {})
+                for source, target in mapping.items():
+                    now = int(counts.get(source, 0))
+                    before = self._seen.get((name, source), 0)
+                    if now > before:
+                        self.store.bump(name, target, now - before)
+                        added += now - before
+                    self._seen[(name, source)] = now
+        return added

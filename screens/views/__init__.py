@@ -25,7 +25,12 @@ SCREENS: dict[str, str] = {
     "delivery": "DeliveryScreen",
     "rating": "RatingScreen",
     "goodbye": "GoodbyeScreen",
+    # not session states: shown over them by the service gate and maintenance mode
+    "out_of_service": "OutOfServiceScreen",
+    "technician": "TechnicianScreen",
+    "maintenance": "MaintenanceScreen",
 }
+SERVICE_SCREENS = frozenset({"out_of_service", "technician", "maintenance"})
 
 
 def load_screen(state: str) -> Any:

@@ -30,12 +30,13 @@ def _provider(devices: list[StandIn]) -> diag_cli.DeviceProvider:
     return provide
 
 
-def test_simulation_report_json_before_the_devices_are_wired(env: dict[str, str]) -> None:
+def test_simulation_report_json_on_the_simulated_devices(env: dict[str, str]) -> None:
     out = CliRunner().invoke(main, ["diag", "report", "--profile", "simulation", "--json"],
                              env=env)
-    assert out.exit_code == 1, out.output
+    assert out.exit_code == 0, out.output
     data = json.loads(out.output)
-    assert data["kiosk_id"] == "kiosk-cli-07" and data["verdict"] == "out_of_service"
+    assert data["kiosk_id"] == "kiosk-cli-07" and data["verdict"] == "ready"
+    assert all(d["status"] == "online" for d in data["devices"])
     assert {d["name"] for d in data["devices"]} == {"idcard", "qr", "camera", "printer"}
     assert data["backend"]["reachable"] and data["backend"]["kind"] == "embedded"
     assert data["outbox"]["available"]

@@ -1,0 +1,165 @@
+"""The service gate on a real simulated kiosk: a critical device failing or the platform
+unreachable past the limit takes the kiosk out of service and it comes back by itself when
+the fault clears (or holds until a technician says so, without auto_return); a flag set over
+SSH is followed within a second; no journey starts while out of service."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from hardware.events import CardRead, StatusChange
+from kiosk.cli import main
+from kiosk.diag.gate import ServiceGate
+from kiosk.diag.service import ServiceState
+from kiosk.session.states import State
+from tests.kiosk.diag.maint_kiosk import Rig, kiosk_environ, rig, wait_for
+
+
+@pytest.fixture
+def kiosk(tmp_path: Path) -> Iterator[Rig]:
+    yield from rig(tmp_path / "var")
+
+
+def _mode(r: Rig) -> str:
+    return str(r.gate.status().mode)
+
+
+def _audit(r: Rig) -> list[dict[str, Any]]:
+    lines = (r.var_dir / "audit.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_a_critical_device_takes_the_kiosk_out_and_it_returns_by_itself(kiosk: Rig) -> None:
+    changes: list[str] = []
+    kiosk.gate.subscribe(lambda status: changes.append(status.mode))
+    assert _mode(kiosk) == "in_service"
+    kiosk.sim.call("idcard", "fault", kind="sam_60")  # the SAM fails its self-test
+    wait_for(lambda: _mode(kiosk) == "out_of_service", 10, "out of service")
+    status = kiosk.gate.status()
+    assert [r.code for r in status.decision.reasons] == ["device:idcard"]
+    assert "ID-card reader" in status.reasons("en")[0]
+    assert "身份证阅读器" in status.reasons("zh_CN")[0]
+    kiosk.sim.call("idcard", "fault", kind="none")
+    wait_for(lambda: _mode(kiosk) == "in_service", 10, "back in service")
+    assert changes[-2:] == ["out_of_service", "in_service"]
+    modes = [r["outcome"] for r in _audit(kiosk) if r["event"] == "service.mode"]
+    assert modes[-2:] == ["out_of_service", "in_service"]
+
+
+def test_a_degraded_device_keeps_the_kiosk_in_service(kiosk: Rig) -> None:
+    kiosk.sim.camera_frames(False)  # camera gone: not critical
+    camera = kiosk.core.devices["camera"]
+    wait_for(lambda: not camera.usable, 15, "camera offline")
+    kiosk.gate.evaluate()
+    assert _mode(kiosk) == "in_service"
+    face_matters = [m for m in kiosk.core.journey.matters() if "camera" in m.devices]
+    for matter in face_matters:
+        assert "camera_down" in kiosk.core.matter_blockers(matter)
+
+
+def test_backend_unreachable_past_the_limit_then_back(kiosk: Rig) -> None:
+    core = kiosk.core
+    state = ServiceState.from_config(core.cfg.service, clock=kiosk.mono)  # a clock we move
+    gate = ServiceGate(state, core.session, devices=core.devices, backend=core.backend)
+    kiosk.sim.backend_cut(True)
+    status = gate.evaluate(probe=True)
+    assert status.mode == "in_service" and status.backend is not None
+    assert not status.backend.reachable
+    kiosk.mono.advance(61)  # past service.backend_unreachable_limit_s (60 s here)
+    status = gate.evaluate()
+    assert status.mode == "out_of_service"
+    assert [r.code for r in status.decision.reasons] == ["backend"]
+    assert "unreachable for 1 min" in status.reasons("en")[0]
+    kiosk.sim.backend_cut(False)
+    assert gate.evaluate(probe=True).mode == "in_service"
+
+
+def test_no_journey_starts_while_out_of_service(kiosk: Rig) -> None:
+    journey, machine = kiosk.core.journey, kiosk.core.session
+    seen: list[State] = []
+    machine.subscribe(lambda t, _m: seen.append(t.target))
+    checked = threading.Event()
+    journey.subscribe(lambda n: checked.set() if (n.kind, n.key) == ("idle",
+                                                                     "checking_identity")
+                      else None)
+    kiosk.gate.set_out_of_service("operator", "lobby closed for cleaning", via="fleet")
+    assert _mode(kiosk) == "out_of_service"
+    kiosk.sim.insert_card("chen")  # a citizen tries all the same
+    wait_for(checked.is_set, 15, "the card handled")
+    # the session machine refuses the journey under its lock (the core's gate, fed the
+    # same decision): the kiosk never left the attract state
+    assert machine.state is State.ATTRACT and machine.data.holder is None
+    assert all(s is State.ATTRACT for s in seen), seen
+
+
+def test_a_journey_under_way_is_left_to_finish(kiosk: Rig) -> None:
+    machine = kiosk.core.session
+    kiosk.core.journey.start_session()
+    assert machine.state is State.HOME
+    kiosk.gate.set_out_of_service("operator", "closing")
+    assert machine.state is State.HOME  # the citizen finishes; no new journey after
+    kiosk.core.journey.back()
+    assert machine.state is State.ATTRACT
+    kiosk.core.journey.start_session()
+    assert machine.state is State.ATTRACT
+
+
+def test_the_flag_set_over_ssh_is_followed_and_audited(kiosk: Rig, tmp_path: Path) -> None:
+    env = kiosk_environ(kiosk.var_dir)
+    runner = CliRunner()
+    out = runner.invoke(main, ["diag", "service", "out", "--note", "replacing the printer",
+                               "--profile", "simulation", "--json"], env=env)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["out_of_service"] is True
+    wait_for(lambda: _mode(kiosk) == "out_of_service", 5, "flag followed")
+    reasons = kiosk.gate.status().reasons("en")
+    assert reasons == ["set out of service by the technician: replacing the printer"]
+    out = runner.invoke(main, ["diag", "service", "in", "--profile", "simulation"], env=env)
+    assert out.exit_code == 0 and "no out-of-service flag" in out.output
+    wait_for(lambda: _mode(kiosk) == "in_service", 5, "flag cleared")
+    flags = [(r["outcome"], r["detail"]["via"]) for r in _audit(kiosk)
+             if r["event"] == "service.flag"]
+    assert flags == [("out", "cli"), ("in", "flag_file")]
+
+
+def test_the_fleet_flag_through_the_core_is_the_same_flag(kiosk: Rig) -> None:
+    kiosk.core.set_out_of_service("operator", "network works in the lobby")
+    wait_for(lambda: _mode(kiosk) == "out_of_service", 5, "followed")
+    assert kiosk.gate.status().flag.by == "operator"
+    assert kiosk.core.refusal() == "out_of_service"  # one decision: the core's
+    kiosk.gate.back_in_service("technician")
+    assert not kiosk.core.out_of_service and _mode(kiosk) == "in_service"
+
+
+def test_without_auto_return_the_outage_holds_until_a_technician(tmp_path: Path) -> None:
+    for r in rig(tmp_path / "var", KIOSK__SERVICE__AUTO_RETURN="false"):
+        r.sim.call("idcard", "fault", kind="sam_60")
+        wait_for(lambda r=r: _mode(r) == "out_of_service", 10, "out of service")
+        r.sim.call("idcard", "fault", kind="none")
+        reader = r.core.devices["idcard"]
+        wait_for(lambda reader=reader: reader.usable, 10, "reader back")
+        status = r.gate.evaluate()
+        assert status.mode == "out_of_service"
+        assert [x.code for x in status.decision.reasons] == ["latched"]
+        assert r.gate.back_in_service("technician").mode == "in_service"
+
+
+def test_the_device_sink_keeps_reads_from_the_journey_while_closed(kiosk: Rig) -> None:
+    got: list[object] = []
+    sink = kiosk.gate.device_sink(got.append)
+    status_change = StatusChange("idcard", {"status": "online"}, kiosk.core.devices[
+        "idcard"].status, 0.0)
+    read = CardRead(card=None)  # type: ignore[arg-type]
+    sink(read)
+    assert got == [read]
+    kiosk.gate.set_out_of_service("technician", "test")
+    sink(read)
+    sink(status_change)
+    assert got == [read, status_change]
