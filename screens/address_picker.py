@@ -19,7 +19,7 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.scrollview import ScrollView
 
 from screens.i18n import tr
-from screens.widgets import KButton, KLabel
+from screens.widgets import KButton, KLabel, discard_children
 
 PROMPTS = ("area_choose_province", "area_choose_city", "area_choose_district",
            "area_choose_street")
@@ -91,8 +91,8 @@ class AddressPicker(BoxLayout):
     def _draw(self) -> None:
         tree = self.tree()
         self.loading = tree is None
-        self.crumbs.clear_widgets()
-        self.grid.clear_widgets()
+        discard_children(self.crumbs)
+        discard_children(self.grid)
         if tree is None:
             self.prompt = tr("area_loading", self.lang)
             self.prompt_label.text = self.prompt

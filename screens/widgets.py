@@ -19,6 +19,18 @@ from kivy.uix.label import Label
 from screens.masking import mask_identifier
 
 
+def discard_children(container: Any) -> None:
+    """Remove ``container``'s children for good: their kv rules' bindings to the app's
+    view-model are undone first, so a palette or language change after they were collected
+    never calls into a dead widget (Kivy raises ReferenceError there). Only for children
+    that are never added again."""
+    from kivy.lang import Builder
+
+    for child in list(container.children):
+        for widget in child.walk(restrict=True):
+            Builder.unbind_widget(widget.uid)
+    container.clear_widgets()
+
 class KLabel(Label):
     """Themed, wrapping label. ``base`` is the font size at standard scale."""
 
@@ -151,7 +163,7 @@ class KeyPad(GridLayout):
     __events__ = ("on_key",)
 
     def on_keys(self, _inst: Any, keys: list[str]) -> None:
-        self.clear_widgets()
+        discard_children(self)
         for key in keys:
             btn = KButton(text=_KEY_LABEL.get(key, key), name=f"key:{key}", min_h=92,
                           base=34 if len(key) == 1 else 26)
