@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from hardware.listeners import Listeners
+
 log = logging.getLogger("hardware")
 
 
@@ -182,7 +184,7 @@ class Device:
         self._lock = threading.RLock()
         self._status = DeviceStatus.OFFLINE
         self._details: dict[str, Any] = {}
-        self._listeners: list[StatusListener] = []
+        self._listeners: Listeners[StatusListener] = Listeners()
         self._sink: EventSink | None = None
         self.counters: dict[str, int] = {}
 
@@ -219,15 +221,7 @@ class Device:
             return dict(self._details)
 
     def subscribe(self, listener: StatusListener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def _update(self, status: DeviceStatus | None = None, **details: Any) -> None:
         with self._lock:
@@ -242,8 +236,7 @@ class Device:
             if not changed:
                 return
             event = StatusChange(self.name, changed, self._status, time.time())
-            listeners = list(self._listeners)
-        for listener in listeners:
+        for listener in self._listeners.snapshot():
             listener(event)
         self.emit(event)
 

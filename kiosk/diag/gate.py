@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 
 from hardware.base import DeviceEvent, EventSink
 from hardware.events import CardInserted, CardRead, CodeScanned
+from hardware.listeners import Listeners
 from kiosk.audit import AuditError, AuditLog
 from kiosk.diag.fixes import Lang
 from kiosk.diag.flag import FlagFile, ServiceFlag
@@ -119,7 +120,7 @@ class ServiceGate:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._listeners: list[GateListener] = []
+        self._listeners: Listeners[GateListener] = Listeners()
         self._hold: Hold | None = None
         self._flag: ServiceFlag | None = None
         self._applied: tuple[int, int, int] | None = None  # the flag file version applied
@@ -180,15 +181,7 @@ class ServiceGate:
         return not self.status().closed
 
     def subscribe(self, listener: GateListener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def refresh(self) -> None:
         """Evaluate again soon (on the worker)."""
@@ -314,7 +307,7 @@ class ServiceGate:
             old = self._status
             self._status = status
             changed = status.key() != old.key()
-            listeners = list(self._listeners) if changed else []
+            listeners = self._listeners.snapshot() if changed else []
         if changed and status.mode != old.mode:
             log.info("service: %s (%s)", status.mode,
                      ", ".join(r.code for r in decision.reasons) or "-")

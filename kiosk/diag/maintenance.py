@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from hardware.base import HealthLevel
+from hardware.listeners import Listeners
 from kiosk.audit import AuditError, AuditLog
 from kiosk.config.schema import KioskConfig
 from kiosk.diag import actions
@@ -110,7 +111,7 @@ class Maintenance:
         self.prompt_timeout_s = prompt_timeout_s
         self._clock = clock
         self._lock = threading.RLock()
-        self._listeners: list[Listener] = []
+        self._listeners: Listeners[Listener] = Listeners()
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="maintenance")
         # opening, closing, ending: never behind a long action, never on the caller's thread
         self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="maintenance-ctl")
@@ -139,21 +140,11 @@ class Maintenance:
 
     # -- listeners ------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        with self._lock:
-            self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if listener in self._listeners:
-                    self._listeners.remove(listener)
-
-        return unsubscribe
+        return self._listeners.subscribe(listener)
 
     def _emit(self, kind: str, **params: Any) -> None:
         event = MaintenanceEvent(kind, params)
-        with self._lock:
-            listeners = list(self._listeners)
-        for listener in listeners:
+        for listener in self._listeners.snapshot():
             try:
                 listener(event)
             except Exception:  # a broken screen must not break maintenance
