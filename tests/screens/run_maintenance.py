@@ -173,7 +173,12 @@ class Run:
         message = self.attempt(fresh, PIN, "prompt-locked")
         got["lockout_holds"] = message == tech.t("tech_locked", minutes=15)
         got["maintenance_after_lockout"] = self.maint.active
+        # past the lock-out, and so past the prompt's own 120 s: it closes by itself first
         self.wall.advance(15 * 60 + 1)
+        self.screen("attract")
+        got["prompt_closed_by_itself"] = not self.maint.prompt_open
+        self.gesture()
+        self.screen("technician")
         got["after_lockout"] = self.login_here(fresh)
         self.out["prompt"] = got
 

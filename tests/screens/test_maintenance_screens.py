@@ -52,8 +52,8 @@ def runs() -> dict[str, dict[str, Any]]:
 
 
 def _ok(run: dict[str, Any]) -> None:
-    assert run["ok"], (run.get("at"), run.get("traceback") or run.get("error")
-                       or run["stderr_tail"])
+    detail = run.get("traceback") or run.get("error") or run["stderr_tail"]
+    assert run["ok"], (run.get("at"), detail[-1500:])  # the tail names the failing line
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -80,6 +80,7 @@ def test_refused_tokens_wrong_pin_and_the_lock_out_at_the_prompt(runs: dict[str,
                  "lockout_holds"):
         assert prompt[case] is True, (case, prompt)
     assert prompt["maintenance_after_lockout"] is False
+    assert prompt["prompt_closed_by_itself"] is True
     assert prompt["after_lockout"] is True  # the lock-out ends; the right token opens it
 
 
