@@ -5,11 +5,15 @@ Attempts, stopping at the first that yields a code:
 1. zxing-cpp on the grayscale region of interest downscaled by half (INTER_AREA also
    averages sensor noise) — most codes a citizen holds up are found here, in 1-2 ms;
 2. zxing-cpp at full resolution (small codes, fine modules);
-3. pyzbar on the half-size image, then adaptively thresholded (low contrast, uneven light);
-4. pyzbar at full resolution, lightly smoothed, then adaptively thresholded.
+3. the retry ladder (:mod:`hardware.qr.ladder`) on the regions where step 1-2 located a code
+   they could not read, then on regions that look like a code by texture: moire removed,
+   contrast normalised locally, upscaled, read by zxing-cpp with two binarisers, then by
+   pyzbar where a code was located; bounded by ``ladder_budget`` so that frames without a
+   code (the camera's idle load) cost no more than before the ladder.
 
-Steps 1-2 need zxing-cpp (``primary="zxing"``, the default); with ``primary=None`` or
-without the package the decoder is pyzbar alone (steps 3-4).
+Steps 1-3 need zxing-cpp (``primary="zxing"``, the default); with ``primary=None`` or
+without the package the decoder is pyzbar alone: on the half-size image, then adaptively
+thresholded, then at full resolution lightly smoothed, then adaptively thresholded.
 
 A :class:`CameraQrWatcher` runs this on a worker thread over frames from any callable (for
 a :class:`~hardware.roles.Camera`, :func:`preview_frames`) and delivers
@@ -33,6 +37,7 @@ from pyzbar import pyzbar
 
 from hardware.base import EventSink
 from hardware.events import CodeScanned
+from hardware.qr import ladder
 from hardware.qr.protocol import Deduplicator, PayloadRejected, sanitise
 from hardware.roles import Camera
 
@@ -41,12 +46,14 @@ log = logging.getLogger("hardware.qr.camera")
 Image = npt.NDArray[Any]  # uint8 BGR or grayscale
 Roi = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 _QR = [pyzbar.ZBarSymbol.QRCODE]
+LADDER_BUDGET = 2.0  # pixels the retry ladder may read, in frames' areas (see _ladder)
 
 
 @dataclass(frozen=True)
 class DecodedCode:
     """A decoded QR code: its text, bounding rectangle in frame pixels, and the pass that
-    found it (``zxing_half``, ``zxing``, ``half``, ``half_threshold``, ``full``,
+    found it (``zxing_half``, ``zxing``, a rung of :data:`hardware.qr.ladder.RUNGS` with
+    ``_zbar`` when pyzbar read it; pyzbar alone: ``half``, ``half_threshold``, ``full``,
     ``full_threshold``)."""
 
     data: str
@@ -63,13 +70,20 @@ def _zxing() -> Any:
 
 
 class FrameDecoder:
-    """Decode QR codes in BGR (or grayscale) frames; reusable, not thread-safe per instance."""
+    """Decode QR codes in BGR (or grayscale) frames; reusable, not thread-safe per instance.
 
-    def __init__(self, *, primary: str | None = "zxing", max_len: int = 2048) -> None:
+    ``ladder_budget``: the pixels the retry ladder may read per frame, in multiples of the
+    frame's area (0 turns the ladder off); ``stats`` counts the stage that read each frame."""
+
+    def __init__(self, *, primary: str | None = "zxing", max_len: int = 2048,
+                 ladder_budget: float = LADDER_BUDGET) -> None:
         self.max_len = max_len
         self._zx: Any = _zxing() if primary == "zxing" else None
         self.stats: dict[str, int] = {}
         self._located: list[Roi] = []  # where the last frame's unread codes are
+        self.max_regions = 3  # candidate regions the retry ladder looks at
+        self.ladder_budget = ladder_budget
+        self._errors: list[Roi] = []  # codes the last ladder read located but could not read
 
     def decode(self, frame_bgr: Image, roi: Roi | None = None) -> list[DecodedCode]:
         if frame_bgr.ndim == 3:
@@ -93,10 +107,11 @@ class FrameDecoder:
                 if found:
                     self.stats[stage] = self.stats.get(stage, 0) + 1
                     return found
-            for box in self._located:  # a code was found but not read: the retry ladder
-                found = self._ladder(gray, box, ox, oy)
-                if found:
-                    return found
+            found = self._ladder(gray, ox, oy)
+            if found:
+                return found
+            self.stats["none"] = self.stats.get("none", 0) + 1
+            return []
         attempts: list[tuple[str, Callable[[], Image], float]] = [
             ("half", lambda: half, 2.0),
             ("half_threshold", lambda: _threshold(half, 25), 2.0),
@@ -111,36 +126,42 @@ class FrameDecoder:
         self.stats["none"] = self.stats.get("none", 0) + 1
         return []
 
-    def _ladder(self, gray: Image, box: Roi, ox: int, oy: int) -> list[DecodedCode]:
-        """Retries on the region where a code was located: upscaled, denoised, contrast
-        stretched, adaptively binarised, then pyzbar on the same images."""
-        x, y, w, h = box
-        m = max(w, h) // 4 + 8
-        x0, y0 = max(0, x - m), max(0, y - m)
-        crop = np.ascontiguousarray(gray[y0:y + h + m, x0:x + w + m])
-        if crop.size == 0:
-            return []
-        up_f = 2.0 if max(crop.shape) < 700 else 1.0
-        up = cv2.resize(crop, None, fx=up_f, fy=up_f, interpolation=cv2.INTER_CUBIC)
-        smooth = cv2.GaussianBlur(up, (0, 0), 1.2 * up_f)
-        clahe = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(4, 4)).apply(smooth)
-        block = int(max(15, (min(up.shape) // 8) | 1))
-        binary = _threshold(clahe, block)
+    def _ladder(self, gray: Image, ox: int, oy: int) -> list[DecodedCode]:
+        """The retry ladder (:mod:`hardware.qr.ladder`): where zxing-cpp located a code it
+        could not read, then on texture candidates, each rung of :data:`ladder.RUNGS` in
+        turn, then pyzbar on a region where a code was located; stops when the images read
+        reach ``ladder_budget`` times the frame's area (a pyzbar read counts 4 times)."""
+        boxes = _merge(self._located, ladder.find_candidates(gray), limit=self.max_regions)
+        budget = self.ladder_budget * gray.size
         zx: Any = self._zx
-        rungs: list[tuple[str, Image, Any]] = [
-            ("retry_upscale", up, zx.Binarizer.LocalAverage),
-            ("retry_denoise", smooth, zx.Binarizer.LocalAverage),
-            ("retry_contrast", clahe, zx.Binarizer.LocalAverage),
-            ("retry_binarised", binary, zx.Binarizer.BoolCast),
-        ]
-        for stage, img, binarizer in rungs:
-            found = self._zxing_decode(img, 1.0 / up_f, ox + x0, oy + y0, stage,
-                                       binarizer=binarizer)
-            if not found:
-                found = self._zbar(img, 1.0 / up_f, ox + x0, oy + y0, f"{stage}_zbar")
-            if found:
-                self.stats[stage] = self.stats.get(stage, 0) + 1
-                return found
+        for box in boxes:
+            view, x0, y0 = ladder.crop_view(gray, box)
+            if view.crop.size == 0:
+                continue
+            located = box in self._located
+            for_zbar: list[tuple[str, Image]] = []
+            for rung in ladder.RUNGS:
+                if budget <= 0:
+                    return []
+                img = rung.make(view)
+                budget -= img.size
+                found = self._zxing_decode(img, 1.0 / view.scale, ox + x0, oy + y0, rung.name,
+                                           binarizer=getattr(zx.Binarizer, rung.binarizer),
+                                           errors=self._errors)
+                if found:
+                    self.stats[rung.name] = self.stats.get(rung.name, 0) + 1
+                    return found
+                located = located or bool(self._errors)
+                if rung.zbar:
+                    for_zbar.append((f"{rung.name}_zbar", img))
+            for stage, img in for_zbar if located else ():  # the other decoder, where it wins
+                if budget <= 0:
+                    return []
+                budget -= 4 * img.size
+                found = self._zbar(img, 1.0 / view.scale, ox + x0, oy + y0, stage)
+                if found:
+                    self.stats[stage] = self.stats.get(stage, 0) + 1
+                    return found
         return []
 
     def _accept(self, raw: bytes) -> str | None:
@@ -163,13 +184,16 @@ class FrameDecoder:
         return out
 
     def _zxing_decode(self, img: Image, scale: float, ox: int, oy: int, stage: str, *,
-                      binarizer: Any = None) -> list[DecodedCode]:
+                      binarizer: Any = None, errors: list[Roi] | None = None
+                      ) -> list[DecodedCode]:
         """Codes zxing-cpp reads; codes it locates but cannot read go to ``_located`` (frame
         pixels, for the retry ladder)."""
         zx: Any = self._zx
         out = []
         if stage == "zxing_half":
             self._located = []
+        if errors is not None:
+            errors.clear()
         kw: dict[str, Any] = {"return_errors": True}
         if binarizer is not None:
             kw["binarizer"] = binarizer
@@ -182,12 +206,27 @@ class FrameDecoder:
             if not res.valid:
                 if stage in ("zxing_half", "zxing") and len(self._located) < 2:
                     self._located.append((rect[0] - ox, rect[1] - oy, rect[2], rect[3]))
+                elif errors is not None:
+                    errors.append(rect)
                 continue
             text = self._accept(bytes(res.bytes))
             if text is None:
                 continue
             out.append(DecodedCode(text, rect, "QRCODE", stage))
         return out
+
+
+def _merge(first: list[Roi], then: list[Roi], *, limit: int) -> list[Roi]:
+    """``first`` then the boxes of ``then`` whose centre lies in none of those, ``limit``
+    in all."""
+    out = list(first[:limit])
+    for box in then:
+        if len(out) >= limit:
+            break
+        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+        if not any(x <= cx <= x + w and y <= cy <= y + h for x, y, w, h in out):
+            out.append(box)
+    return out
 
 
 def _threshold(gray: Image, block: int) -> Image:

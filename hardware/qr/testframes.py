@@ -42,6 +42,15 @@ class TestFrame:
     inverted: bool = False
     moire: bool = False
     glare: bool = False
+    #: the code's corners in frame pixels (top-left, top-right, bottom-right, bottom-left of
+    #: the symbol with its quiet zone) and its width in modules (quiet zone included)
+    corners: tuple[tuple[float, float], ...] = ()
+    modules: int = 0
+
+    @property
+    def module_px(self) -> float:
+        """Average module pitch in frame pixels (0 when unknown)."""
+        return self.side_px / self.modules if self.modules else 0.0
 
 
 def _content(rng: np.random.Generator, i: int) -> str:
@@ -174,7 +183,25 @@ def make_frame(seed: int, index: int, *, hard: bool = False) -> TestFrame:
     if noise:
         img += rng.normal(0, noise, img.shape).astype(np.float32)
     frame = np.clip(img, 0, 255).astype(np.uint8)
-    return TestFrame(frame, text, int(side), angle, blur, noise, contrast, inverted, moire, glare)
+    return TestFrame(frame, text, int(side), angle, blur, noise, contrast, inverted, moire, glare,
+                     tuple((float(x), float(y)) for x, y in corners), n)
+
+
+def make_background(seed: int, index: int) -> npt.NDArray[np.uint8]:
+    """Frame ``index`` of the code-less set ``seed``: a background of the hard set with its
+    uneven light, blur and sensor noise, and no code (what the camera sees between citizens)."""
+    rng = np.random.default_rng([seed, index, 61])
+    img: Any = _background(rng).astype(np.float32)
+    if rng.random() < 0.4:
+        gx = np.linspace(-1, 1, WIDTH, dtype=np.float32)[None, :, None]
+        img *= 1.0 + float(rng.uniform(-0.25, 0.25)) * gx
+    if rng.random() < 0.5:
+        img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(0.5, 1.6)))
+    noise = float(rng.choice([0.0, 2.0, 4.0, 7.0, 10.0]))
+    if noise:
+        img += rng.normal(0, noise, img.shape).astype(np.float32)
+    out: npt.NDArray[np.uint8] = np.clip(img, 0, 255).astype(np.uint8)
+    return out
 
 
 def frames(seed: int = 2024, count: int = 200, *, hard: bool = False) -> Iterator[TestFrame]:
