@@ -1,5 +1,5 @@
 """The one composition root: configuration -> devices -> backend -> outbox -> audit ->
-session -> journey, started, and torn down in reverse.
+session -> journey -> diagnostics, started, and torn down in reverse.
 
 ``kiosk run``, the UI (through ``kiosk run`` or the UI driver), the tests and the benchmarks
 all build a kiosk here, so there is one wiring to read and to test::
@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from pydantic import BaseModel
 
@@ -40,7 +40,12 @@ from kiosk.session.machine import SessionMachine
 from kiosk.session.states import IDENTIFY_FROM
 from kiosk.simulation import SimulationControls
 
+if TYPE_CHECKING:
+    from kiosk.diag.attach import Diagnostics
+
 log = logging.getLogger("kiosk.compose")
+
+DiagnosticsFactory: TypeAlias = "Callable[[KioskCore], Diagnostics]"
 
 ROLES: dict[str, type[Any]] = {"idcard": CardReader, "qr": CodeScanner, "camera": Camera,
                                "printer": Printer}
@@ -162,12 +167,26 @@ def simulation_controls(cfg: KioskConfig, devices: Devices, backend: BackendAdap
 
 # -- the whole kiosk --------------------------------------------------------------------------
 def build(cfg: KioskConfig, *, backend: BackendAdapter | None = None,
-          devices: Devices | None = None) -> KioskCore:
+          devices: Devices | None = None,
+          diagnostics: bool | DiagnosticsFactory = True) -> KioskCore:
     """Build and start a kiosk. ``backend`` and ``devices`` replace the configured ones
-    (tests); whatever is built here is stopped by ``kiosk.stop()``, in reverse order."""
+    (tests); whatever is built here is stopped by ``kiosk.stop()``, in reverse order.
+
+    ``diagnostics``: the service gate, counters and maintenance mode
+    (:func:`kiosk.diag.attach.attach`) are attached here, once, as ``kiosk.diagnostics``,
+    so ``kiosk run --no-ui`` has them as the UI does (the UI takes these); a callable
+    builds them instead (tests move its clocks); ``False``: none."""
     teardown = Teardown()
     try:
-        return _build(cfg, backend, devices, teardown)
+        core = _build(cfg, backend, devices, teardown)
+        if diagnostics:
+            from kiosk.diag.attach import attach
+
+            make = diagnostics if callable(diagnostics) else attach
+            diag = make(core)
+            teardown.push("diagnostics", diag.close)  # closed first: before the devices
+            core.diagnostics = diag
+        return core
     except BaseException:
         teardown()
         raise
@@ -219,9 +238,10 @@ def _build(cfg: KioskConfig, backend: BackendAdapter | None, devices: Devices | 
 
 @contextlib.contextmanager
 def running(cfg: KioskConfig, *, backend: BackendAdapter | None = None,
-            devices: Devices | None = None) -> Iterator[KioskCore]:
+            devices: Devices | None = None,
+            diagnostics: bool | DiagnosticsFactory = True) -> Iterator[KioskCore]:
     """``with running(cfg) as kiosk:`` build, yield, stop."""
-    kiosk = build(cfg, backend=backend, devices=devices)
+    kiosk = build(cfg, backend=backend, devices=devices, diagnostics=diagnostics)
     try:
         yield kiosk
     finally:

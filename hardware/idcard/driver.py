@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the simulator is imported only where a sim:// port asks for
 log = logging.getLogger("hardware.idcard")
 
 DRIVER_VERSION = "1.0"
+NOT_CONNECTED = "ID-card reader: not connected (unplugged or no power)"
 CHECKSUM_RETRIES = 2
 # command -> (SAM processing allowance in s, expected response length in bytes)
 COMMAND_TIMING: dict[p.Command, tuple[float, int]] = {
@@ -425,6 +426,10 @@ class IdCardReader(Device):
 
     def check_health(self, level: HealthLevel = HealthLevel.INTERNAL) -> HealthResult:
         if level is HealthLevel.INTERNAL:
+            status = self.status
+            if status is DeviceStatus.NO_DEVICE:  # unplugged: say so plainly
+                return HealthResult(self.name, level, False, status, NOT_CONNECTED,
+                                    {"card": "absent", "error": "no_device"})
             return super().check_health(level)
         details: dict[str, Any] = {"card": self.details.get("card", "absent")}
         try:

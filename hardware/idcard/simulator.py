@@ -6,8 +6,11 @@ faults (:data:`hardware.sim.url.FAULTS` ``["idcard"]``). ``sim://idcard?...`` op
 :mod:`hardware.sim.control`)::
 
     {"op": "insert", "key": KEY} | {"op": "remove"} | {"op": "fault", "kind": NAME, "times": N}
-    {"op": "fault", "kind": "none"} | {"op": "unplug"} | {"op": "replug"} | {"op": "status"}
+    {"op": "fault", "kind": "none"} | {"op": "unplug"} | {"op": "plug"} | {"op": "status"}
     {"op": "cards"}
+
+``plug`` (alias ``replug``) opens a new pty, as does clearing the faults (``none``) of an
+unplugged reader: the reader comes back healthy and the driver finds it by itself.
 
 ``status`` answers ``path``, ``card`` (the key in the field), ``fault``, ``baud``, ``commands``.
 """
@@ -418,9 +421,11 @@ class IdCardSimulator:
                 raise ControlError("unknown_fault", f"idcard faults: {', '.join(FAULTS)}")
             times = request.get("times")
             self.set_fault(kind, int(times) if times is not None else None)
+            if kind == "none" and not self.path:
+                self.replug()  # no fault left: an unplugged reader is plugged back in
         elif op == "unplug":
             self.unplug()
-        elif op == "replug":
+        elif op in ("plug", "replug"):
             return {"path": self.replug()}
         elif op == "status":
             return {"path": self.path, "card": self._card, "fault": self._fault,
@@ -429,5 +434,5 @@ class IdCardSimulator:
             return {"cards": sorted(self.deck)}
         else:
             raise ControlError("unknown_op", f"idcard ops: insert, remove, fault, unplug, "
-                               f"replug, status, cards (not {op!r})")
+                               f"plug, status, cards (not {op!r})")
         return {}

@@ -4,16 +4,31 @@ A ``sim://idcard?...`` port is opened by the factory (:mod:`hardware.idcard.fact
 starts an :class:`~hardware.idcard.simulator.IdCardSimulator` on a pty and gives this
 transport the pty's path, so the driver talks the same bytes over a real tty as it would to a
 USB-serial SAM module.
+
+Every failure of the port is a :class:`~hardware.base.DeviceNotReady` with detail
+``no_device``: pyserial raises ``SerialException`` or ``OSError`` for most of them, but its
+termios calls (flushing, line settings) raise ``termios.error``, which is neither, when the
+device has gone (a USB-serial adapter pulled out, the simulator's pty closed).
 """
 
 from __future__ import annotations
 
 import select
+import termios
 from collections.abc import Callable
 
 import serial
 
 from hardware.base import DeviceNotReady
+
+# what a vanished or broken port raises (termios.error is not an OSError)
+PORT_ERRORS = (serial.SerialException, OSError, termios.error)
+
+
+def _lost(what: str, exc: BaseException) -> DeviceNotReady:
+    """The typed error of a port that failed (the exception's class, never its text)."""
+    name = "termios.error" if isinstance(exc, termios.error) else exc.__class__.__name__
+    return DeviceNotReady(f"{what}: {name}", detail="no_device")
 
 
 class SerialTransport:
@@ -35,11 +50,13 @@ class SerialTransport:
     def open(self) -> None:
         """Open the port; raises :class:`DeviceNotReady` (detail ``no_device``) on failure."""
         self.close()
+        path = self.path
+        if not path:  # the simulator's pty is closed (unplugged)
+            raise DeviceNotReady("cannot open serial port: not connected", detail="no_device")
         try:
-            self._ser = serial.Serial(self.path, self.baud, timeout=0, write_timeout=2.0)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceNotReady(f"cannot open serial port: {exc.__class__.__name__}",
-                                 detail="no_device") from None
+            self._ser = serial.Serial(path, self.baud, timeout=0, write_timeout=2.0)
+        except (*PORT_ERRORS, ValueError) as exc:
+            raise _lost("cannot open serial port", exc) from None
 
     def _port(self) -> serial.Serial:
         if self._ser is None:
@@ -49,9 +66,8 @@ class SerialTransport:
     def write(self, data: bytes) -> None:
         try:
             self._port().write(data)
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceNotReady(f"serial write failed: {exc.__class__.__name__}",
-                                 detail="no_device") from None
+        except PORT_ERRORS as exc:
+            raise _lost("serial write failed", exc) from None
 
     def read_some(self, max_n: int, timeout: float) -> bytes:
         """Up to ``max_n`` bytes, waiting at most ``timeout`` for the first; b"" on timeout."""
@@ -61,22 +77,20 @@ class SerialTransport:
             if not ready:
                 return b""
             data: bytes = ser.read(max_n)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise DeviceNotReady(f"serial read failed: {exc.__class__.__name__}",
-                                 detail="no_device") from None
+        except (*PORT_ERRORS, ValueError) as exc:
+            raise _lost("serial read failed", exc) from None
         return data
 
     def discard_input(self) -> None:
         try:
             self._port().reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
-            raise DeviceNotReady(f"serial flush failed: {exc.__class__.__name__}",
-                                 detail="no_device") from None
+        except PORT_ERRORS as exc:
+            raise _lost("serial flush failed", exc) from None
 
     def close(self) -> None:
         if self._ser is not None:
             try:
                 self._ser.close()
-            except (serial.SerialException, OSError):
+            except PORT_ERRORS:
                 pass
             self._ser = None

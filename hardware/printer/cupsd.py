@@ -5,6 +5,10 @@ log directories under one temporary root, listening on a free loopback port, wit
 authentication on loopback (it is reachable from this machine only) and no browsing/DNS-SD.
 The system cupsd, if any, is not touched.
 
+Backends: the system's, or for some URI schemes programs of our own in a private ServerBin
+(:attr:`PrivateCupsd.backends`; the simulator's AppSocket backend with PJL status,
+:mod:`hardware.printer.pjl_backend`).
+
 Documents: ``PreserveJobFiles No`` (a job's document file is removed once the job is done;
 the history, which holds only an opaque job tag, stays for the no-print-twice journal).
 
@@ -34,12 +38,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 CUPSD = "/usr/sbin/cupsd"
+SERVER_BIN = "/usr/lib/cups"
 PREFIX = "kiosk-cupsd-"
 LOCK = "owner.lock"
 _LEGACY_GRACE_S = 60.0  # a root without a lock file (older version) is left alone this long
@@ -101,9 +108,13 @@ class PrivateCupsd:
     """A real cupsd of our own: ``start()``, ``add_raw_queue()``, ``server``, ``stop()``."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None, port: int | None = None,
-                 *, log_level: str = "info", preserve_job_files: str = "No") -> None:
+                 *, log_level: str = "info", preserve_job_files: str = "No",
+                 backends: Mapping[str, str | os.PathLike[str]] | None = None) -> None:
         """``preserve_job_files``: ``No`` (kiosk), or seconds/``Yes`` to act like a stock CUPS
-        (tests of the driver's own purging)."""
+        (tests of the driver's own purging). ``backends``: URI scheme -> a backend program
+        of ours used instead of (or beside) the system's, e.g. ``{"socket":
+        PJL_BACKEND}`` for the simulator (a private ServerBin mirrors the system's)."""
+        self.backends = {scheme: Path(path) for scheme, path in (backends or {}).items()}
         self._own_root = root is None
         self.root = Path(root) if root is not None else _new_root()
         self._owner = _lock_root(self.root)
@@ -252,12 +263,44 @@ class PrivateCupsd:
             os.chmod(self.root, 0o710)  # noqa: S103 - lp traverses to its spool, no one else
         else:
             os.chmod(self.root, 0o700)
+        server_bin = self._server_bin(lp_gid >= 0) if self.backends else Path(SERVER_BIN)
         (self.root / "conf" / "cups-files.conf").write_text(_CUPS_FILES.format(
-            root=self.root, server_bin="/usr/lib/cups", data_dir="/usr/share/cups",
+            root=self.root, server_bin=server_bin, data_dir="/usr/share/cups",
             user=user, group=group, system_group=_system_group()))
         (self.root / "conf" / "cupsd.conf").write_text(_CUPSD_CONF.format(
             port=self.port, log_level=self.log_level,
             preserve_job_files=self.preserve_job_files))
+
+    def _server_bin(self, as_root: bool) -> Path:
+        """A ServerBin of our own: the system's folders linked, its backends linked but for
+        the schemes of :attr:`backends`, which are copies of ours (``0755``; as root owned by
+        root: cupsd refuses programs others could change, and runs them as ``User``). A
+        Python backend runs with the system's ``python3`` in isolated mode."""
+        bin_dir = self.root / "serverbin"
+        shutil.rmtree(bin_dir, ignore_errors=True)
+        (bin_dir / "backend").mkdir(parents=True, mode=0o755)
+        system = Path(SERVER_BIN)
+        for entry in system.iterdir():
+            if entry.name != "backend":
+                os.symlink(entry, bin_dir / entry.name)
+        for entry in (system / "backend").iterdir():
+            if entry.name not in self.backends:
+                os.symlink(entry, bin_dir / "backend" / entry.name)
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        for scheme, source in self.backends.items():
+            text = source.read_text(encoding="utf-8")
+            if text.startswith("#!") and source.suffix == ".py":
+                text = f"#!{python} -I\n" + text.split("\n", 1)[1]
+            target = bin_dir / "backend" / scheme
+            target.write_text(text, encoding="utf-8")
+            os.chmod(target, 0o755)  # noqa: S103 - a program cupsd runs as lp
+        for folder in (bin_dir, bin_dir / "backend"):
+            os.chmod(folder, 0o755)  # noqa: S103 - lp reaches its backends
+        if as_root:
+            for path in (bin_dir, bin_dir / "backend",
+                         *(bin_dir / "backend" / scheme for scheme in self.backends)):
+                os.chown(path, 0, 0)
+        return bin_dir
 
     def _answers(self) -> bool:
         try:

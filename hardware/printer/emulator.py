@@ -15,12 +15,18 @@ Faults (set at run time with :meth:`PrinterEmulator.set_fault`):
     ("Waiting for printer to finish") until someone cancels it.
 ``paper_out``
     the emulator reads the first ``paper_out_after`` bytes of a job, then stops reading, as an
-    AppSocket printer out of paper does (it has no other way to tell the host). What it
-    received is kept as ``job-NNNN.partial``.
+    AppSocket printer out of paper does. A host that speaks PJL (a job in a PJL envelope,
+    ``UEL @PJL ... document UEL``, as :mod:`hardware.printer.pjl_backend` sends) is told: the
+    printer answers ``@PJL INFO STATUS`` and, after ``@PJL USTATUS DEVICE=ON``, sends its
+    status when it changes (``CODE=41100`` load paper, ``CODE=10001`` ready). Loading paper
+    (clearing the fault) lets such a job go on: it is printed once, when its closing UEL
+    arrives; a PJL job whose host reset the connection meanwhile (the job canceled) is kept
+    as ``job-NNNN.partial`` and never printed.
 
-Clearing ``hang``/``paper_out`` resets the stalled connections (a power-cycled printer loses
-the job in progress): a stalled job is never stored as printed. If the host is still writing,
-its write fails and CUPS aborts the job.
+Clearing ``hang``, or ``paper_out`` under a plain AppSocket job (no PJL, so the host was told
+nothing and may have given up long ago), resets the stalled connections (a power-cycled
+printer loses the job in progress): what it received is kept as ``job-NNNN.partial``, never
+stored as printed. If the host is still writing, its write fails and CUPS aborts the job.
 
 Control from another process goes through the printer simulator's control socket (JSON lines,
 :mod:`hardware.sim.control`; :mod:`hardware.printer.simulator` serves :meth:`control`)::
@@ -51,6 +57,9 @@ log = logging.getLogger("hardware.printer.emulator")
 
 FAULTS = tuple(ALL_FAULTS["printer"])
 MAX_WAIT_S = 120.0  # the longest a "jobs" request may wait for jobs
+UEL = b"\x1b%-12345X"  # PJL's Universal Exit Language: opens and closes a PJL job
+MAX_PJL_HEADER = 4096
+HOST_CHECK_S = 0.1  # how often a printer waiting for paper looks whether the host is there
 
 
 class PrinterEmulator:
@@ -244,21 +253,22 @@ class PrinterEmulator:
     def _job(self, conn: socket.socket, fault: str | None) -> None:
         try:
             conn.settimeout(30)
-            data = bytearray()
+            if fault == "hang":
+                self._stall(conn, fault)
+                return
+            data = _read_up_to(conn, len(UEL) + 4)
+            if not data:
+                return  # an empty connection is a status probe, not a job
+            if data.startswith(UEL + b"@PJL"):
+                self._pjl_job(conn, data[len(UEL):])
+                return
             if fault == "paper_out":
                 while len(data) < self.paper_out_after:
                     chunk = conn.recv(self.paper_out_after - len(data))
                     if not chunk:
                         break
                     data += chunk
-            if fault in ("hang", "paper_out"):
-                # A stalled printer stops reading; the host's writes back up. Clearing the
-                # fault resets the printer: the job in progress is lost, never completed.
-                with self._cond:
-                    self._cond.wait_for(lambda: self._stop.is_set() or self._fault != fault)
-                if data:
-                    self._store(bytes(data), ".partial")
-                _reset(conn)
+                self._stall(conn, fault, data)
                 return
             while True:
                 chunk = conn.recv(65536)
@@ -268,8 +278,7 @@ class PrinterEmulator:
             if self._stop.is_set():  # switched off mid-job: nothing printed
                 _reset(conn)
                 return
-            if data:  # an empty connection is a status probe, not a job
-                self._store(bytes(data), ".prn")
+            self._store(bytes(data), ".prn")
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
         except OSError as exc:
@@ -281,6 +290,105 @@ class PrinterEmulator:
                 self._open_conns.discard(conn)
                 self._workers.discard(threading.current_thread())
                 self._cond.notify_all()
+
+    def _stall(self, conn: socket.socket, fault: str, data: bytes | bytearray = b"") -> None:
+        """A plain AppSocket job on a stalled printer: it stops reading; the host's writes
+        back up. Clearing the fault resets the printer: the job in progress is lost, never
+        completed (the host is told nothing, so it may have given up long ago)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stop.is_set() or self._fault != fault)
+        if data:
+            self._store(bytes(data), ".partial")
+        _reset(conn)
+
+    # -- PJL ------------------------------------------------------------------------------
+    def _pjl_job(self, conn: socket.socket, head: bytes | bytearray) -> None:
+        """A job in a PJL envelope: the PJL commands, the document, the closing UEL. Out of
+        paper, the printer says so (when asked to: ``USTATUS DEVICE=ON``), waits for paper
+        and goes on; a job whose host went away meanwhile, or that never got its closing
+        UEL, is kept as ``.partial`` and never printed."""
+        document, ustatus = self._pjl_header(conn, bytearray(head))
+        while True:
+            if self._fault == "paper_out" and len(document) >= self.paper_out_after:
+                if not self._out_of_paper(conn, ustatus):
+                    if document:
+                        self._store(bytes(document), ".partial")
+                    _reset(conn)
+                    return
+                continue
+            want = 65536 if self._fault != "paper_out" else self.paper_out_after - len(document)
+            chunk = conn.recv(want)
+            if not chunk:
+                break
+            document += chunk
+        if self._stop.is_set() or not document.endswith(UEL):
+            if document:
+                self._store(bytes(document), ".partial")
+            _reset(conn)
+            return
+        self._store(bytes(document[: -len(UEL)]), ".prn")
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
+
+    def _pjl_header(self, conn: socket.socket, buf: bytearray) -> tuple[bytearray, bool]:
+        """Run the ``@PJL`` lines after the opening UEL; the document's first bytes and
+        whether the host asked for unsolicited status."""
+        ustatus = False
+        taken = 0  # header bytes run so far (a header without end is cut off)
+        while taken < MAX_PJL_HEADER:
+            if buf.startswith(b"@PJL"):
+                end = buf.find(b"\n")
+                if end < 0:
+                    if len(buf) >= MAX_PJL_HEADER:
+                        break
+                    more = conn.recv(4096)
+                    if not more:
+                        break
+                    buf += more
+                    continue
+                command = bytes(buf[:end]).strip().upper()
+                del buf[: end + 1]
+                taken += end + 1
+                if command.startswith(b"@PJL USTATUS DEVICE"):
+                    ustatus = command.endswith(b"=ON")
+                elif command.startswith(b"@PJL INFO STATUS"):
+                    self._send_status(conn, b"@PJL INFO STATUS")
+                continue
+            if len(buf) < 4 and b"@PJL".startswith(bytes(buf)):  # a command on its way?
+                more = conn.recv(4096)
+                if not more:
+                    break
+                buf += more
+                continue
+            break
+        return buf, ustatus
+
+    def _out_of_paper(self, conn: socket.socket, ustatus: bool) -> bool:
+        """Wait for paper; True once it is loaded (the job goes on), False when the host
+        reset the connection (canceled), the printer stopped or another fault came."""
+        if ustatus:
+            self._send_status(conn)
+        with self._cond:
+            while not self._stop.is_set() and self._fault == "paper_out":
+                if _host_gone(conn):
+                    return False
+                self._cond.wait(HOST_CHECK_S)  # a reset from the host wakes nobody
+            if self._stop.is_set() or self._fault is not None:
+                return False
+        if ustatus:
+            self._send_status(conn)
+        return True
+
+    def _send_status(self, conn: socket.socket, header: bytes = b"@PJL USTATUS DEVICE") -> None:
+        """A PJL status message: ready, or load paper (41xyz: tray x, media yz)."""
+        if self._fault == "paper_out":
+            code, display, online = 41100, b"LOAD PAPER TRAY 1", b"FALSE"
+        else:
+            code, display, online = 10001, b"READY", b"TRUE"
+        message = (header + b"\r\nCODE=%d\r\nDISPLAY=\"%s\"\r\nONLINE=%s\r\n\x0c"
+                   % (code, display, online))
+        with contextlib.suppress(OSError):
+            conn.sendall(message)
 
     def _store(self, data: bytes, suffix: str) -> None:
         with self._cond:
@@ -328,6 +436,25 @@ def _bind(host: str, port: int) -> socket.socket:
         raise
     sock.setblocking(False)
     return sock
+
+
+def _read_up_to(conn: socket.socket, n: int) -> bytearray:
+    """``n`` bytes, or fewer if the host ends the connection first."""
+    data = bytearray()
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _host_gone(conn: socket.socket) -> bool:
+    """The host reset the connection (its error is pending; nothing is read)."""
+    try:
+        return conn.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0
+    except OSError:
+        return True
 
 
 def _reset(conn: socket.socket) -> None:

@@ -3,7 +3,11 @@
 The driver talks IPP to a real cupsd (:class:`~hardware.printer.cupsd.PrivateCupsd`, its own
 root, a raw queue named like the configured queue) whose ``socket://`` backend streams each
 job to the :class:`~hardware.printer.emulator.PrinterEmulator`, which keeps it as
-``job-NNNN.prn`` in ``<var_dir>/printer-spool`` (the paper: owner-only). The printer that
+``job-NNNN.prn`` in ``<var_dir>/printer-spool`` (the paper: owner-only). That backend is
+:mod:`hardware.printer.pjl_backend`: it asks the printer for its PJL status while a job
+streams, so a printer out of paper shows in CUPS as ``printer-state-reasons``
+``media-empty-error`` (the job kept, and finished once paper is loaded), as a real printer's
+does. The printer that
 opened it owns it; its control socket serves the emulator's ops (``fault``, ``status``,
 ``jobs``; see :mod:`hardware.printer.emulator`).
 """
@@ -20,6 +24,9 @@ from hardware.sim.control import ControlServer
 from hardware.sim.url import SimUrl
 
 log = logging.getLogger("hardware.printer.simulator")
+
+# the AppSocket backend with PJL status that the private cupsd uses for socket:// queues
+PJL_BACKEND = Path(__file__).with_name("pjl_backend.py")
 
 
 class PrinterSimulator:
@@ -50,7 +57,7 @@ class PrinterSimulator:
             emulator.start()
         except (OSError, ValueError) as exc:
             raise DeviceNotReady(f"simulated printer: {exc}", detail="emulator") from exc
-        cupsd = PrivateCupsd()
+        cupsd = PrivateCupsd(backends={"socket": PJL_BACKEND})
         try:
             cupsd.start()
             cupsd.add_raw_queue(queue, f"socket://127.0.0.1:{emulator.port}")

@@ -9,4 +9,6 @@ MODULES = (
     "kiosk.bench.qr",
     "kiosk.bench.face",
     "kiosk.backend.bench",
+    "kiosk.fleet.bench",
+    "kiosk.diag.bench",
 )

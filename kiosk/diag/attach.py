@@ -6,11 +6,12 @@ the persisted counters (fed from the devices' status changes and the sessions).
     diag.maintenance.open_prompt()
     diag.close()
 
-The composition root may build this once and hand it to the UI and the fleet agent (the
-agent's out_of_service / back_in_service commands: ``diag.gate.set_out_of_service("operator",
-note, via="fleet")``); for card reads and scans to be kept from the journey while the gate is
-closed it starts the devices with ``diag.gate.device_sink(journey.on_device_event)``. Without
-that, the gate still wipes any journey that starts while closed.
+The composition root (:func:`kiosk.compose.build`) builds this once, as ``core.diagnostics``,
+for ``kiosk run`` with or without the UI (the UI takes it; the fleet agent's out_of_service /
+back_in_service go through the same flag file the gate follows). While the gate is closed the
+session machine refuses new journeys and the journey refuses identifications before any
+platform call (``journey_refused``); the gate still wipes any journey that starts while
+closed, and :meth:`ServiceGate.device_sink` can keep card reads and scans from the journey.
 """
 
 from __future__ import annotations

@@ -281,13 +281,26 @@ class ServiceGate:
     def _on_transition(self, transition: Transition, _machine: Any) -> None:
         if self._stop.is_set():
             return  # closed (the machine keeps its listeners)
-        status = self.status()
-        if not status.closed or transition.target is State.ATTRACT:
+        if transition.target is State.ATTRACT:
             return
-        if status.mode == "out_of_service" and transition.source is not State.ATTRACT:
+        mode = self._mode_now()
+        if mode != self.status().mode:
+            self.refresh()  # the listeners hear of it from the worker
+        if mode == "in_service":
+            return
+        if mode == "out_of_service" and transition.source is not State.ATTRACT:
             return  # a journey under way when the kiosk went out of service finishes
-        self._audit("service.journey_refused", status.mode)
-        self._wipe(status.mode)
+        self._audit("service.journey_refused", mode)
+        self._wipe(mode)
+
+    def _mode_now(self) -> Mode:
+        """The mode on the service state of this moment (no I/O), not the last turn's: a
+        kiosk put back in service a moment ago lets the next citizen in."""
+        with self._lock:
+            hold = self._hold
+        if hold is not None:
+            return "maintenance"
+        return "in_service" if self.state.decision().in_service else "out_of_service"
 
     def _wipe(self, why: str) -> None:
         if self.machine.state is State.ATTRACT:

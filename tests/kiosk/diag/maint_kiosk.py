@@ -99,14 +99,11 @@ def rig(var_dir: Path, **extra: str) -> Iterator[Rig]:
     from kiosk.diag.attach import attach
 
     cfg = load_config(profile="simulation", environ=kiosk_environ(var_dir, **extra))
-    core = compose.build(cfg)
     wall, mono = MovableClock(time.time), MovableClock(time.monotonic)
+    # the composition root attaches the diagnostics, here on clocks the tests move
+    core = compose.build(cfg, diagnostics=lambda c: attach(
+        c, clock=wall, monotonic=mono, poll_s=0.2, backend_every_s=0.5, prompt_timeout_s=60.0))
     try:
-        diag = attach(core, clock=wall, monotonic=mono, poll_s=0.2, backend_every_s=0.5,
-                      prompt_timeout_s=60.0)
-        try:
-            yield Rig(core, diag, wall, mono, var_dir)
-        finally:
-            diag.close()
+        yield Rig(core, core.diagnostics, wall, mono, var_dir)
     finally:
         core.stop()

@@ -6,7 +6,7 @@ SSH is followed within a second; no journey starts while out of service."""
 from __future__ import annotations
 
 import json
-import threading
+import queue
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,12 @@ from hardware.events import CardRead, StatusChange
 from kiosk.cli import main
 from kiosk.diag.gate import ServiceGate
 from kiosk.diag.service import ServiceState
-from kiosk.session.states import State
-from tests.kiosk.diag.maint_kiosk import Rig, kiosk_environ, rig, wait_for
+from kiosk.session.journey import Notice
+from kiosk.session.states import Event, State
+from tests.kiosk.diag.maint_kiosk import KIOSK_ID, Rig, kiosk_environ, rig, wait_for
+from tests.kiosk.diag.platform_peer import Platform, http_platform
+
+CHEN_ID = "440605195803121228"  # the demo citizen's card number (never in the audit log)
 
 
 @pytest.fixture
@@ -48,7 +52,8 @@ def test_a_critical_device_takes_the_kiosk_out_and_it_returns_by_itself(kiosk: R
     assert "身份证阅读器" in status.reasons("zh_CN")[0]
     kiosk.sim.call("idcard", "fault", kind="none")
     wait_for(lambda: _mode(kiosk) == "in_service", 10, "back in service")
-    assert changes[-2:] == ["out_of_service", "in_service"]
+    # listeners hear of a change just after it is published
+    wait_for(lambda: changes[-2:] == ["out_of_service", "in_service"], 5, "both changes told")
     modes = [r["outcome"] for r in _audit(kiosk) if r["event"] == "service.mode"]
     assert modes[-2:] == ["out_of_service", "in_service"]
 
@@ -81,22 +86,51 @@ def test_backend_unreachable_past_the_limit_then_back(kiosk: Rig) -> None:
     assert gate.evaluate(probe=True).mode == "in_service"
 
 
-def test_no_journey_starts_while_out_of_service(kiosk: Rig) -> None:
+@pytest.fixture
+def http_kiosk(tmp_path: Path) -> Iterator[tuple[Rig, Platform]]:
+    """The simulated kiosk on the reference platform over real HTTP (requests counted)."""
+    with http_platform(tmp_path / "platform", KIOSK_ID) as platform:
+        for r in rig(tmp_path / "var", **platform.kiosk_environ()):
+            yield r, platform
+
+
+def test_no_journey_starts_while_out_of_service(http_kiosk: tuple[Rig, Platform]) -> None:
+    kiosk, platform = http_kiosk
     journey, machine = kiosk.core.journey, kiosk.core.session
     seen: list[State] = []
     machine.subscribe(lambda t, _m: seen.append(t.target))
-    checked = threading.Event()
-    journey.subscribe(lambda n: checked.set() if (n.kind, n.key) == ("idle",
-                                                                     "checking_identity")
-                      else None)
+    notices: queue.Queue[Notice] = queue.Queue()
+    journey.subscribe(notices.put)
     kiosk.gate.set_out_of_service("operator", "lobby closed for cleaning", via="fleet")
     assert _mode(kiosk) == "out_of_service"
-    kiosk.sim.insert_card("chen")  # a citizen tries all the same
-    wait_for(checked.is_set, 15, "the card handled")
-    # the session machine refuses the journey under its lock (the core's gate, fed the
-    # same decision): the kiosk never left the attract state
+
+    def refusal() -> Notice:
+        while (notice := notices.get(timeout=15)).key != "journey_refused":
+            assert notice.kind != "busy", notice  # no backend work started
+        return notice
+
+    kiosk.sim.insert_card("chen")  # a citizen tries all the same, with a card...
+    refused = refusal()
+    assert (refused.kind, refused.params) == ("error", {"reason": "out_of_service"})
+    kiosk.sim.remove_card()
+    code = platform.service.issue_identity_code(CHEN_ID, audience=KIOSK_ID)
+    assert kiosk.sim.scan(code)  # ... and with the identity code on their phone
+    assert refusal().params == {"reason": "out_of_service"}
+    # the session machine never left the attract state and holds nothing of the citizen
     assert machine.state is State.ATTRACT and machine.data.holder is None
     assert all(s is State.ATTRACT for s in seen), seen
+    # the platform was never asked who they are
+    assert platform.requests("/v1/identity") == []
+    assert platform.requests("/health")  # it was reachable all along
+    outcomes = [r["outcome"] for r in _audit(kiosk) if r["event"] == "journey.refused"]
+    assert outcomes == ["out_of_service", "out_of_service"]
+    assert CHEN_ID not in (kiosk.var_dir / "audit.jsonl").read_text(encoding="utf-8")
+    # back in service, the same card starts a journey (the platform is asked once)
+    kiosk.gate.back_in_service("operator", via="fleet")
+    assert _mode(kiosk) == "in_service"
+    kiosk.sim.insert_card("chen")
+    wait_for(lambda: len(platform.requests("/v1/identity/card")) == 1, 15, "identity asked")
+    wait_for(lambda: machine.data.holder is not None, 15, "card accepted")
 
 
 def test_a_journey_under_way_is_left_to_finish(kiosk: Rig) -> None:
@@ -129,6 +163,30 @@ def test_the_flag_set_over_ssh_is_followed_and_audited(kiosk: Rig, tmp_path: Pat
     assert flags == [("out", "cli"), ("in", "flag_file")]
 
 
+def test_a_journey_just_after_back_in_service_is_not_wiped(kiosk: Rig) -> None:
+    """The gate decides on the service state of the moment, not on what its last turn saw:
+    an operator puts the kiosk back in service and the next citizen is let in at once."""
+    core, machine = kiosk.core, kiosk.core.session
+    late = ServiceGate(core.service, machine)  # a gate whose next turn is far away
+    try:
+        core.set_out_of_service("operator", "repair")
+        assert late.evaluate().mode == "out_of_service"
+        core.back_in_service()  # the fleet's command: the state and the flag file cleared
+        assert core.journey.start_session()
+        assert machine.state is State.HOME  # not wiped by a stale "out of service"
+    finally:
+        late.close()
+    core.journey.back()
+    core.set_out_of_service("operator", "repair")  # and a closed kiosk still wipes
+    late = ServiceGate(core.service, machine)
+    try:
+        machine.refusal = lambda: None  # a machine that would let the start through
+        machine.dispatch(Event.START)
+        assert machine.state is State.ATTRACT
+    finally:
+        late.close()
+
+
 def test_the_fleet_flag_through_the_core_is_the_same_flag(kiosk: Rig) -> None:
     kiosk.core.set_out_of_service("operator", "network works in the lobby")
     wait_for(lambda: _mode(kiosk) == "out_of_service", 5, "followed")
@@ -154,6 +212,7 @@ def test_without_auto_return_the_outage_holds_until_a_technician(tmp_path: Path)
 def test_the_device_sink_keeps_reads_from_the_journey_while_closed(kiosk: Rig) -> None:
     got: list[object] = []
     sink = kiosk.gate.device_sink(got.append)
+    wait_for(lambda: _mode(kiosk) == "in_service", 15, "in service")  # the devices are up
     status_change = StatusChange("idcard", {"status": "online"}, kiosk.core.devices[
         "idcard"].status, 0.0)
     read = CardRead(card=None)  # type: ignore[arg-type]

@@ -211,15 +211,17 @@ def test_the_report_names_each_fault_and_comes_back_to_ready(kiosk: Rig) -> None
     sim.call("idcard", "fault", kind="none")
     wait_for(lambda: m.report("external").result(60).verdict == "ready", 30, "reader back")
 
-    sim.paper(True)  # paper out: the test page does not come out
+    sim.paper(True)  # paper out: the test page does not come out, and CUPS says why
     printed = m.print_test_page().result(60)
     assert not printed.ok and printed.key == "mt_print_failed"
     report = m.report("internal", "zh_CN").result(60)
     assert report.verdict == "degraded"
-    assert any(r.startswith("打印机上次测试页未打印成功") for r in report.reasons), report.reasons
+    assert any(r.startswith("打印机: 缺纸 — 在纸盒 1 装入 A4 纸") for r in report.reasons), \
+        report.reasons
     sim.paper(False)
     assert m.print_test_page().result(60).ok
-    assert m.report("internal").result(60).verdict == "ready"
+    # the printer said "ready" during the test page; the driver's next status poll has it
+    wait_for(lambda: m.report("internal").result(60).verdict == "ready", 15, "printer ready")
 
     sim.camera_frames(False)  # camera gone
     camera = kiosk.core.devices["camera"]
