@@ -4,6 +4,7 @@ Healthy means: a new main process became ``active`` (``Type=notify``: it sent RE
 ``ready_timeout_s``; during ``window_s`` it kept the same pid and ``NRestarts`` (a missed
 watchdog or a crash restarts it) and stayed active; and every device that was online before
 the switch is online after it (the status line of :mod:`kiosk.appliance.service`).
+The switch happens only once the kiosk is held and idle (:meth:`HealthCheck.hold_idle`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kiosk.appliance.hold import HoldFile
 from kiosk.appliance.service import parse_status
 
+HOLD_MARGIN_S = 600.0  # the hold outlives the wait by this much (the switch and restart)
 PROPERTIES = ("ActiveState", "SubState", "MainPID", "NRestarts", "StatusText")
 GOOD = ("online", "ok")
 
@@ -34,11 +37,16 @@ class ServiceState:
     status: str
 
     @property
+    def session(self) -> str:
+        """``idle``, ``busy`` or ``held`` from the status line ('' when it has none)."""
+        return parse_status(self.status).get("session", "")
+
+    @property
     def idle(self) -> bool:
-        """No citizen being served: not running at all, or its status says idle."""
+        """No citizen being served: not running at all, or its status says idle (or held)."""
         if self.active != "active":
             return True
-        return parse_status(self.status).get("session") == "idle"
+        return self.session in ("idle", "held")
 
     def devices(self) -> dict[str, str]:
         return {k: v for k, v in parse_status(self.status).items() if k != "session"}
@@ -124,6 +132,27 @@ class HealthCheck:
         if lost:
             return Verdict(False, "devices online before are not now: " + ", ".join(lost))
         return Verdict(True)
+
+    def hold_idle(self, timeout_s: float, hold: HoldFile,
+                  wall: Callable[[], float] = time.time) -> bool:
+        """Hold the kiosk, then wait for it to say ``session=held`` (idle, and no new journey
+        can start until it is restarted); True then, or when no kiosk runs at all. False
+        when ``timeout_s`` passes first: the caller releases the hold (``hold.clear()``).
+        The request names the running main pid, so the restarted process ignores it."""
+        deadline = self.clock() + timeout_s
+        pid: int | None = None
+        while True:
+            state = self.service.show()
+            if state.active != "active":
+                return True  # nobody is served by a kiosk that is not running
+            if state.pid != pid:
+                pid = state.pid  # (again after a restart of its own)
+                hold.request(pid, wall() + timeout_s + HOLD_MARGIN_S)
+            if state.session == "held":
+                return True
+            if self.clock() >= deadline:
+                return False
+            self._pause.wait(self.poll_s)
 
     def wait_idle(self, timeout_s: float) -> bool:
         """True once the service is idle (polled), False when ``timeout_s`` passes first."""

@@ -5,12 +5,13 @@
     link = ServiceLink.from_env()          # before starting threads (unsets NOTIFY_SOCKET)
     link.liveness.watch_thread("journey", t) / link.liveness.heartbeat("printer", 10)
     link.ready(core.summary(), busy=False) # once the UI drew its first frame and the core is up
-    link.tick(busy=...)                    # every ~0.5 s from the main loop / UI clock
+    link.tick(busy=..., held=...)          # every ~0.5 s from the main loop / UI clock
     link.stopping()                        # on shutdown, before the core stops
 
 The status line (``systemctl status``, ``systemctl show -p StatusText``) is
-``session=idle|busy, <device summary>``: ``kiosk-update`` reads it to switch releases at an
-idle moment and to compare the devices before and after an update. It holds no personal data.
+``session=idle|busy|held, <device summary>``: ``kiosk-update`` reads it to switch releases at
+an idle moment (``held``: idle, and no new journey may start; :mod:`kiosk.appliance.hold`)
+and to compare the devices before and after an update. It holds no personal data.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from kiosk.appliance.notify import Notifier
 from kiosk.appliance.watchdog import Clock, LivenessRegistry, Watchdog
 
 
-def status_line(summary: str, busy: bool) -> str:
-    return f"session={'busy' if busy else 'idle'}, {summary}" if summary else \
-        f"session={'busy' if busy else 'idle'}"
+def status_line(summary: str, busy: bool, held: bool = False) -> str:
+    session = "busy" if busy else "held" if held else "idle"
+    return f"session={session}, {summary}" if summary else f"session={session}"
 
 
 def parse_status(text: str) -> dict[str, str]:
@@ -60,11 +61,12 @@ class ServiceLink:
         self.is_ready = True
         self.watchdog.tick()
 
-    def tick(self, busy: bool = False, summary: str | None = None) -> bool:
-        """From the main loop: the status when it changed, then the watchdog; True on a ping."""
+    def tick(self, busy: bool = False, summary: str | None = None, held: bool = False) -> bool:
+        """From the main loop: the status when it changed, then the watchdog; True on a ping.
+        ``held``: the kiosk is held for a restart (reported as ``session=held`` when idle)."""
         if summary is not None:
             self._summary = summary
-        status = status_line(self._summary, busy)
+        status = status_line(self._summary, busy, held)
         if self.is_ready and status != self._status and not self.watchdog.held:
             self.notifier.status(status)
             self._status = status

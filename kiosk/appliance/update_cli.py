@@ -1,6 +1,10 @@
 """``kiosk-update``: install a signed release beside the running one, switch at an idle moment,
 check its health and roll back by itself when the check fails.
 
+The idle moment is taken without a race: the kiosk is first asked to hold (no new journey),
+and the switch happens once it reports ``session=held`` (:mod:`kiosk.appliance.hold`); the
+kiosk's var dir (``--var-dir``, or ``var_dir`` of ``--config``) is where it is asked.
+
 Exit codes: 0 done (or nothing to do), 1 the new release failed its health check and the
 previous one runs again, 2 refused (bad signature, older version, bad option: the message
 names the file or option), 75 the kiosk did not become idle in time (try again later; the
@@ -18,6 +22,7 @@ import click
 
 from kiosk.appliance.config import ApplianceConfig
 from kiosk.appliance.health import HealthCheck, ServiceError, Systemctl, Verdict
+from kiosk.appliance.hold import HoldFile
 from kiosk.appliance.release import ReleaseError, read_manifest, verify, version_key
 from kiosk.appliance.releases import ReleaseStore
 from kiosk.fleet.errors import OperatorError
@@ -35,6 +40,7 @@ class Settings:
     ready_timeout_s: float
     window_s: float
     python: str | None
+    var_dir: Path | None = None
 
     def store(self) -> ReleaseStore:
         return ReleaseStore(self.root, self.python)
@@ -63,13 +69,15 @@ def fail(code: int, where: str, message: str) -> None:
 @click.option("--health-window", type=float, default=None,
               help="seconds it must then stay up [appliance.health_window_s]")
 @click.option("--python", default=None, help="the interpreter for new releases' venvs")
+@click.option("--var-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="the kiosk's var dir, where it is asked to hold for the switch [var_dir]")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, root: Path | None,
          trust_root: str | None, unit: str | None, systemctl: str,
          ready_timeout: float | None, health_window: float | None,
-         python: str | None) -> None:
+         python: str | None, var_dir: Path | None) -> None:
     """Install, check and roll back kiosk releases."""
-    appliance, trust = ApplianceConfig(), None
+    appliance, trust, site_var = ApplianceConfig(), None, None
     if config_path is not None:
         from kiosk.config.loader import ConfigError, load_config
 
@@ -77,12 +85,12 @@ def main(ctx: click.Context, config_path: str | None, root: Path | None,
             cfg = load_config(config_path)
         except ConfigError as exc:
             fail(EXIT_REFUSED, config_path, str(exc))
-        appliance, trust = cfg.appliance, cfg.fleet.trust_root
+        appliance, trust, site_var = cfg.appliance, cfg.fleet.trust_root, Path(cfg.var_dir)
     ctx.obj = Settings(root or Path(appliance.release_root), trust_root or trust,
                        unit or appliance.unit, systemctl,
                        appliance.ready_timeout_s if ready_timeout is None else ready_timeout,
                        appliance.health_window_s if health_window is None else health_window,
-                       python)
+                       python, var_dir or site_var)
 
 
 @main.command("install")
@@ -97,6 +105,9 @@ def install(s: Settings, tar: Path, now: bool, idle_timeout: float, allow_downgr
     """Install TAR, switch to it and keep it only if it is healthy."""
     if not s.trust_root:
         fail(EXIT_REFUSED, "--trust-root", "no trust root (give it, or fleet.trust_root)")
+    if not now and s.var_dir is None:
+        fail(EXIT_REFUSED, "--var-dir", "the kiosk's var dir is needed to hold it for the "
+                                        "switch (give it, or --config; or --now)")
     store = s.store()
     try:
         root_key = load_trust_root(s.trust_root)  # type: ignore[arg-type]
@@ -140,9 +151,23 @@ def install(s: Settings, tar: Path, now: bool, idle_timeout: float, allow_downgr
 def trial(s: Settings, store: ReleaseStore, version: str, now: bool,
           idle_timeout: float) -> Verdict:
     check = s.check()
-    if not now and not check.wait_idle(idle_timeout):
-        fail(EXIT_NOT_IDLE, s.unit, f"not idle within {idle_timeout:g} s; {version} stays "
-                                    "installed, try again later")
+    if now:
+        return _switch(check, store, version)
+    hold = HoldFile(s.var_dir or ".")  # (install refused a missing --var-dir already)
+    try:  # held first, then idle: a citizen can no longer start between check and restart
+        try:
+            held = check.hold_idle(idle_timeout, hold)
+        except OSError as exc:
+            fail(EXIT_REFUSED, "--var-dir", f"cannot ask the kiosk to hold ({exc.strerror})")
+        if not held:
+            fail(EXIT_NOT_IDLE, s.unit, f"not idle within {idle_timeout:g} s; {version} "
+                                        "stays installed, try again later")
+        return _switch(check, store, version)
+    finally:
+        hold.clear()  # the old process is gone (or takes citizens again); the new ignores it
+
+
+def _switch(check: HealthCheck, store: ReleaseStore, version: str) -> Verdict:
     before = check.service.show()
     store.begin_trial(version)
     try:

@@ -181,6 +181,8 @@ class Supervisor:
         self.status_text = ""
         self.pings = 0
         self.events: list[tuple[Any, ...]] = []
+        # tests: called on the control thread after each ``show`` answer is taken
+        self.on_show: Callable[[], None] | None = None
         # deadlines (monotonic), None when not running
         self._start_deadline: float | None = None
         self._watchdog_deadline: float | None = None
@@ -248,6 +250,9 @@ class Supervisor:
                         answer: dict[str, Any] = {"ok": True}
                     elif cmd == "show":
                         answer = {"ok": True, "properties": self.properties()}
+                        hook = self.on_show
+                        if hook is not None:  # after the answer is taken, before it is read
+                            hook()
                     else:
                         answer = {"ok": False, "error": f"unknown command {cmd!r}"}
                     conn.sendall(json.dumps(answer).encode() + b"\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hardware.display.simulator import BacklightSim
 from hardware.printer.cupsd import PrivateCupsd
 from tests.appliance.conftest import REPO
 
@@ -73,7 +74,9 @@ def test_staged_install_users_modes_owners_units_rules(tmp_path: Path,
     secrets.mkdir(parents=True)
     (secrets / "outbox.key").write_bytes(b"k" * 32)  # a secret copied in before, too open
     (secrets / "outbox.key").chmod(0o644)
-    done = install("--root", str(root), "--idcard-usb", "10C4:EA60", "--qr-usb", "0c2e:0b61",
+    panel = BacklightSim(tmp_path / "sys", "intel_backlight")  # a panel, as sysfs lays it out
+    done = install("--root", str(root), "--backlight-root", str(panel.class_dir),
+                   "--idcard-usb", "10C4:EA60", "--qr-usb", "0c2e:0b61",
                    "--touch-matrix", "0 -1 1 1 0 0", "--cups-server", cupsd.server,
                    "--printer-queue", "kiosk-lobby", "--printer-uri", "socket://127.0.0.1:9",
                    "--printer-model", "raw", "--with-platform")
@@ -114,6 +117,12 @@ def test_staged_install_users_modes_owners_units_rules(tmp_path: Path,
            'GROUP="kiosk", MODE="0660"' in rules
     assert 'ATTRS{idVendor}=="0c2e", ATTRS{idProduct}=="0b61", SYMLINK+="kiosk-qr"' in rules
     assert 'LIBINPUT_CALIBRATION_MATRIX}="0 -1 1 1 0 0"' in rules
+    backlight = (root / "etc/udev/rules.d/71-kiosk-backlight.rules").read_text()
+    assert 'SUBSYSTEM=="backlight", RUN+="/bin/chgrp video /sys/class/backlight/%k/' \
+           'brightness"' in backlight
+    dropin = (units / "kiosk.service.d/backlight.conf").read_text()
+    assert f"ReadWritePaths=-{panel.device.resolve()}\n" in dropin  # the real device path
+    assert "SupplementaryGroups=" in kiosk_unit and " video" in kiosk_unit
     touch = (root / "etc/X11/xorg.conf.d/40-kiosk-touch.conf").read_text()
     assert '"CalibrationMatrix" "0 -1 1 1 0 0 0 0 1"' in touch
     journald = (root / "etc/systemd/journald.conf.d/kiosk.conf").read_text()
@@ -139,15 +148,28 @@ def test_staged_install_users_modes_owners_units_rules(tmp_path: Path,
 def test_units_pass_systemd_analyze_verify(tmp_path: Path, session: str,
                                            names: list[str]) -> None:
     root = staging_root(tmp_path / "root")
-    done = install("--root", str(root), "--session", session, "--with-platform")
+    panel = BacklightSim(tmp_path / "sys", "amdgpu_bl0")  # the drop-in is verified too
+    done = install("--root", str(root), "--session", session, "--with-platform",
+                   "--backlight-root", str(panel.class_dir))
     assert done.returncode == 0, done.stderr
     verify = subprocess.run(
         ["systemd-analyze", "verify", f"--root={root}",
          *[f"/etc/systemd/system/{n}" for n in names]],
         capture_output=True, text=True, timeout=120, check=False)
+    unit = "kiosk.service" if session == "x" else "kiosk-cage.service"
+    assert "ReadWritePaths=-" in (root / f"etc/systemd/system/{unit}.d/backlight.conf"
+                                  ).read_text()
     # verify exits 0 on unknown keys, so any message at all is a failure
     assert verify.returncode == 0 and verify.stderr.strip() == "" \
         and verify.stdout.strip() == "", verify.stderr + verify.stdout
+
+
+def test_without_a_backlight_the_dropin_grants_nothing(tmp_path: Path) -> None:
+    root = staging_root(tmp_path / "root")
+    done = install("--root", str(root), "--backlight-root", str(tmp_path / "none"))
+    assert done.returncode == 0, done.stderr
+    dropin = (root / "etc/systemd/system/kiosk.service.d/backlight.conf").read_text()
+    assert "ReadWritePaths" not in dropin and "no backlight under" in dropin
 
 
 def test_refuses_an_unsupported_system(tmp_path: Path) -> None:

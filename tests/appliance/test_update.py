@@ -23,9 +23,11 @@ from tests.appliance.supervisor import Supervisor
 from tests.harness.peers import wait_until
 
 PROGRAM = '''
-import os, signal, socket, threading
+import json, os, signal, socket, threading, time
 
 MODE = {mode!r}
+VAR = os.environ.get("KIOSK__VAR_DIR", "")
+SESSION_S = 1.0  # how long a citizen's session lasts
 
 
 def notify(message):
@@ -37,15 +39,63 @@ def notify(message):
             sock.sendto(message.encode(), address)
 
 
+def record(what):
+    if VAR:
+        with open(os.path.join(VAR, "citizens.log"), "a") as fh:
+            fh.write(f"{{os.getpid()}} {{what}}\\n")
+
+
+def held():
+    # the kiosk's side of kiosk.appliance.hold: a request naming this process, not expired
+    try:
+        with open(os.path.join(VAR, "update-hold.json")) as fh:
+            req = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return req.get("pid") == os.getpid() and req.get("until", 0) > time.time()
+
+
 def main():
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    state = {{"busy_until": 0.0, "held": False}}
+
+    def citizen(*_):  # SIGUSR1: a citizen starts a session, unless the kiosk is held
+        if state["held"]:
+            record("refused")
+        else:
+            state["busy_until"] = time.monotonic() + SESSION_S
+            record("session")
+
+    def long_citizen(*_):  # SIGUSR2: a session until the next SIGUSR2
+        if state["busy_until"] == float("inf"):
+            state["busy_until"] = 0.0
+        elif not state["held"]:
+            state["busy_until"] = float("inf")
+            record("session")
+
+    def term(*_):
+        if time.monotonic() < state["busy_until"]:
+            record("cut off")
+        stop.set()
+
+    signal.signal(signal.SIGUSR1, citizen)
+    signal.signal(signal.SIGUSR2, long_citizen)
+    signal.signal(signal.SIGTERM, term)
     period = int(os.environ.get("WATCHDOG_USEC", "1000000")) / 2e6
     printer = "offline" if MODE == "lost-printer" else "online"
-    notify(f"READY=1\\nSTATUS=session=idle, idcard=online, printer={{printer}}")
-    while not stop.wait(period):
-        if MODE != "no-watchdog":
+    devices = f"idcard=online, printer={{printer}}"
+    notify(f"READY=1\\nSTATUS=session=idle, {{devices}}")
+    last_ping, said = 0.0, "idle"
+    while not stop.wait(0.05):
+        state["held"] = held()
+        busy = time.monotonic() < state["busy_until"]
+        session = "busy" if busy else "held" if state["held"] else "idle"
+        if session != said:
+            notify(f"STATUS=session={{session}}, {{devices}}")
+            said = session
+        if MODE != "no-watchdog" and time.monotonic() - last_ping >= period:
             notify("WATCHDOG=1")
+            last_ping = time.monotonic()
 '''
 
 VERSIONS = {"1.0.0": "good", "1.1.0": "no-watchdog", "1.2.0": "good",
@@ -114,10 +164,13 @@ class Appliance:
     def __init__(self, root: Path, releases: Releases,
                  supervise: Callable[..., Supervisor]) -> None:
         self.root, self.releases = root, releases
+        self.var_dir = root.parent / "var"
+        self.var_dir.mkdir()
         first = self.update("install", str(releases.tars["1.0.0"]))
         assert first.returncode == 0 and "first release" in first.stdout, first.stderr
         self.sup = supervise([str(root / "current" / "bin" / "kiosk")], watchdog_s=1.0,
-                             timeout_abort_s=2.0, restart_s=0.2, start_limit_burst=100)
+                             timeout_abort_s=2.0, restart_s=0.2, start_limit_burst=100,
+                             environment={"KIOSK__VAR_DIR": str(self.var_dir)})
         self.sup.wait_for(lambda s: s.active_state == "active", 30, "1.0.0 running")
         self.control = self.sup.serve_control()
 
@@ -127,7 +180,8 @@ class Appliance:
                f"{getattr(self, 'control', '/nonexistent')}"
         cmd = [sys.executable, "-m", "kiosk.appliance.update_cli", "--root", str(self.root),
                "--trust-root", str(self.releases.trust), "--systemctl", shim,
-               "--ready-timeout", "30", "--health-window", str(window), *args]
+               "--ready-timeout", "30", "--health-window", str(window),
+               "--var-dir", str(self.var_dir), *args]
         if popen:
             return subprocess.Popen(cmd, env=env(), cwd=REPO,  # type: ignore[return-value]
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -165,6 +219,45 @@ def test_a_release_that_loses_its_watchdog_rolls_back_by_itself(appliance: Appli
     manual = appliance.update("rollback")
     assert manual.returncode == 0, manual.stderr
     assert appliance.link("current") == "1.0.0" and appliance.link("previous") == "1.2.0"
+
+
+def test_a_citizen_arriving_right_after_the_idle_check_is_not_cut_off(
+        appliance: Appliance) -> None:
+    """The kiosk is held before idleness counts: a citizen who starts just after
+    kiosk-update first sees ``session=idle`` finishes, and the switch waits for them."""
+    sup, fired = appliance.sup, []
+
+    def citizen_arrives() -> None:
+        if not fired and sup.status_text.startswith("session=idle"):
+            fired.append(sup.main_pid)
+            os.kill(sup.main_pid, signal.SIGUSR1)
+
+    sup.on_show = citizen_arrives
+    done = appliance.update("install", str(appliance.releases.tars["1.2.0"]), window=1.0)
+    sup.on_show = None
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = (appliance.var_dir / "citizens.log").read_text().splitlines()
+    assert log[0] == f"{fired[0]} session", log
+    assert not any(line.endswith("cut off") for line in log), log
+    assert appliance.link("current") == "1.2.0"
+    assert not (appliance.var_dir / "update-hold.json").exists()  # released
+
+
+def test_not_idle_in_time_releases_the_hold(appliance: Appliance) -> None:
+    sup = appliance.sup
+    pid = sup.main_pid
+    os.kill(pid, signal.SIGUSR2)  # a citizen, longer than the idle timeout allows
+    sup.wait_for(lambda s: s.status_text.startswith("session=busy"), 10, "busy")
+    done = appliance.update("install", "--idle-timeout", "0.3",
+                            str(appliance.releases.tars["1.2.0"]))
+    assert done.returncode == 75 and "not idle within 0.3 s" in done.stderr, done.stderr
+    assert appliance.link("current") == "1.0.0" and sup.main_pid == pid
+    assert not (appliance.var_dir / "update-hold.json").exists()
+    os.kill(pid, signal.SIGUSR2)  # that citizen leaves
+    sup.wait_for(lambda s: s.status_text.startswith("session=idle"), 10, "idle again")
+    os.kill(pid, signal.SIGUSR1)  # the kiosk takes citizens again
+    wait_until(lambda: (appliance.var_dir / "citizens.log").read_text().count(" session")
+               == 2, 10, "a second session")
 
 
 def test_a_release_that_loses_a_device_rolls_back(appliance: Appliance) -> None:
