@@ -33,8 +33,12 @@ def backend() -> None:
                    "no docs, and /openapi.json needs a kiosk token).")
 @click.option("--max-open-appointments", default=3, show_default=True,
               type=click.IntRange(1, 100), help="Open counter appointments per holder.")
+@click.option("--halls", "halls_file", default=None, type=click.Path(dir_okay=False),
+              help="The halls taking counter appointments (YAML like config/demo/halls.yaml);"
+                   " replaces the halls in the database.")
 def serve(host: str, port: int, db: str, seed_demo: bool, credentials_file: str,
-          key_file: str, public_docs: bool, max_open_appointments: int) -> None:
+          key_file: str, public_docs: bool, max_open_appointments: int,
+          halls_file: str | None) -> None:
     """Serve the backend contract over HTTP.
 
     The credentials file is followed while serving: tokens issued or revoked with
@@ -47,7 +51,9 @@ def serve(host: str, port: int, db: str, seed_demo: bool, credentials_file: str,
     from kiosk.backend.credentials import CredentialFileError, CredentialStore
     from kiosk.backend.platform.app import create_app
     from kiosk.backend.platform.appointments import AppointmentPolicy
+    from kiosk.backend.platform.halls import HallsError, load_halls
     from kiosk.backend.platform.runtime import open_platform
+    from kiosk.backend.platform.seed import seed_halls
 
     store = CredentialStore.load(credentials_file)
     try:
@@ -55,8 +61,15 @@ def serve(host: str, port: int, db: str, seed_demo: bool, credentials_file: str,
     except (CredentialFileError, OSError) as exc:
         click.echo(f"error: --credentials {credentials_file}: {exc}", err=True)
         sys.exit(2)
+    try:
+        halls = load_halls(Path(halls_file)) if halls_file else None
+    except HallsError as exc:
+        click.echo(f"error: --halls {exc}", err=True)
+        sys.exit(2)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     service = open_platform(db, key_file, seed=seed_demo)
+    if halls is not None:
+        seed_halls(service.engine, halls, replace=True)
     service.appointments = AppointmentPolicy(max_open_per_holder=max_open_appointments)
     app = create_app(service, store, public_docs=public_docs)
     click.echo(f"reference platform on http://{host}:{port} ({service.engine.dialect.name})",

@@ -1,7 +1,8 @@
 """Documents printed at the kiosk, rendered locally to PDF (reportlab, CJK font embedded).
 
-Public API: :func:`render_receipt`, :func:`render_result`, :func:`render_certificate_copy`
-with :class:`ReceiptInfo`, :class:`ResultInfo`, :class:`CertificateCopyInfo`;
+Public API: :func:`render_receipt`, :func:`render_result`, :func:`render_certificate_copy`,
+:func:`render_appointment_slip` with :class:`ReceiptInfo`, :class:`ResultInfo`,
+:class:`CertificateCopyInfo`, :class:`AppointmentSlipInfo`;
 :func:`pdf_to_png`; and :func:`receipt_pdf`, which builds a receipt from a backend
 ``ApplicationReceipt``. The QR code on a document is the platform's signed document code
 (:mod:`kiosk.identity.doccodes`), which any kiosk can check with the platform's public key.
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING
 from kiosk.documents.raster import pdf_to_png
 from kiosk.documents.render import (
     LAYOUTS,
+    AppointmentSlipInfo,
     CertificateCopyInfo,
     ReceiptInfo,
     ResultInfo,
+    render_appointment_slip,
     render_certificate_copy,
     render_receipt,
     render_result,
@@ -28,9 +31,9 @@ if TYPE_CHECKING:
     from kiosk.backend.contract import ApplicationReceipt, Matter
     from kiosk.config.schema import KioskConfig
 
-__all__ = ["LAYOUTS", "CertificateCopyInfo", "ReceiptInfo", "ResultInfo", "pdf_to_png",
-           "receipt_pdf", "render_certificate_copy", "render_receipt", "render_result",
-           "short_code", "watermark_text"]
+__all__ = ["LAYOUTS", "AppointmentSlipInfo", "CertificateCopyInfo", "ReceiptInfo", "ResultInfo",
+           "pdf_to_png", "receipt_pdf", "render_appointment_slip", "render_certificate_copy",
+           "render_receipt", "render_result", "short_code", "watermark_text"]
 
 STATE_TEXT = {"submitted": "已提交", "accepted": "已受理", "approved": "已办结（准予许可）",
               "rejected": "不予受理", "result_issued": "已出结果"}

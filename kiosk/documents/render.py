@@ -88,6 +88,26 @@ class CertificateCopyInfo:
     fields: Sequence[tuple[str, str]] = ()
 
 
+@dataclass(frozen=True)
+class AppointmentSlipInfo:
+    """预约凭条: a counter appointment, taken to the hall. No name or ID number on it: the
+    QR code holds the appointment number and the check code only."""
+
+    appointment_no: str
+    check_code: str
+    qr_payload: str  # Appointment.slip_code
+    matter_name: str
+    hall_name: str
+    hall_address: str
+    counter: str
+    at: dt.datetime  # in the hall's time zone
+    hours: str
+    hotline: str
+    kiosk_id: str
+    printed_at: dt.datetime
+    bring: str = "请携带本人身份证件及办理事项所需材料原件，提前10分钟到达。"
+
+
 # -- blocks -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Block:
@@ -280,6 +300,24 @@ def render_result(info: ResultInfo, paper: Paper = "a4") -> bytes:
     spec.add("kv", "终端编号", info.kiosk_id)
     spec.add("rule")
     _add_code(spec, info.verification_code)
+    return _Renderer(spec, LAYOUTS[paper]).render()
+
+
+WEEKDAYS = "一二三四五六日"
+
+
+def render_appointment_slip(info: AppointmentSlipInfo, paper: Paper = "a4") -> bytes:
+    when = f"{info.at:%Y-%m-%d}（周{WEEKDAYS[info.at.weekday()]}）{info.at:%H:%M}"
+    spec = _Spec("预约凭条").add("title", "预约凭条").add("rule")
+    spec.add("kv", "预约编号", info.appointment_no).add("kv", "办理事项", info.matter_name)
+    spec.add("kv", "预约时间", when).add("kv", "办理地点", info.hall_name)
+    spec.add("kv", "地址", info.hall_address).add("kv", "窗口", info.counter)
+    spec.add("kv", "办公时间", info.hours).add("kv", "咨询电话", info.hotline)
+    spec.add("gap").add("text", info.bring)
+    spec.add("text", "如需取消，请在预约时间前在自助终端“我的预约”中办理或致电咨询电话。")
+    spec.add("rule").add("qr", info.qr_payload)
+    spec.add("small", f"核验码：{info.check_code}（窗口扫码或报预约编号和核验码签到）")
+    spec.add("kv", "打印时间", _stamp(info.printed_at)).add("kv", "终端编号", info.kiosk_id)
     return _Renderer(spec, LAYOUTS[paper]).render()
 
 

@@ -1,9 +1,11 @@
-"""Issue 11 item 13: appointments within opening hours, a per-holder limit, unique slots."""
+"""Issue 11 item 13: appointments within opening hours, a per-holder limit, unique slots
+(since issue 17: one per window of the hall, a slot takes as many as it has windows)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import Counter
 
 import pytest
 
@@ -77,30 +79,34 @@ def test_a_full_day_moves_to_the_next_working_day(fresh_platform: PlatformServic
 
 def test_concurrent_bookings_never_share_a_slot(fresh_platform: PlatformService) -> None:
     fresh_platform.appointments = AppointmentPolicy(max_open_per_holder=100)
-    refs = [fresh_platform.check_identity(card(key), kiosk_id=K).ref
-            for key in ("huang", "chen", "he") for _ in range(3)]
+    people = [key for key in ("huang", "chen", "he") for _ in range(3)]
+    refs = [(key, fresh_platform.check_identity(card(key), kiosk_id=K).ref) for key in people]
     barrier = threading.Barrier(len(refs))
-    results: list[Appointment] = []
+    results: list[tuple[str, Appointment]] = []
     errors: list[BaseException] = []
 
-    def book(ref: str) -> None:
+    def book(key: str, ref: str) -> None:
         barrier.wait(10)
         try:
-            results.append(fresh_platform.book_appointment(MATTER, ref, kiosk_id=K))
+            results.append((key, fresh_platform.book_appointment(MATTER, ref, kiosk_id=K)))
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=book, args=(r,)) for r in refs]
+    threads = [threading.Thread(target=book, args=r) for r in refs]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
     assert not errors, [f"{type(e).__name__}: {getattr(e, 'code', e)}" for e in errors]
     assert len(results) == len(refs)
-    assert len({a.at for a in results}) == len(refs)  # the database kept the slots apart
+    # the database kept the windows apart: a slot takes as many as the first hall has
+    # windows for the matter (2), and no holder is booked twice at one time
+    assert len({(a.counter, a.at) for _k, a in results}) == len(refs)
+    assert max(Counter(a.at for _k, a in results).values()) <= 2
+    assert len({(key, a.at) for key, a in results}) == len(refs)
     first = dt.datetime.combine(NOW.astimezone(CHINA).date() + dt.timedelta(days=1),
                                 dt.time(9), CHINA)
-    assert min(a.at for a in results) == first
+    assert min(a.at for _k, a in results) == first
 
 
 def test_bad_policy_is_refused() -> None:
