@@ -166,6 +166,11 @@ def stuck_message_key(*texts: str | Iterable[str] | None) -> str:
         if text is None:
             continue
         words += [text] if isinstance(text, str) else list(text)
+    blocking = {split_reason(w)[0] for w in words if w and " " not in w.strip()}
+    for base in PRIORITY:  # a printer condition that stops printing names itself
+        rule = REASONS[base]
+        if base in blocking and rule.status is DeviceStatus.HARDWARE_ERROR:
+            return rule.message_key
     blob = " ".join(words).lower()
     for needle, key in STUCK_HINTS:
         if needle in blob:

@@ -46,6 +46,15 @@ def test_split_and_stuck_hints() -> None:
     assert stuck_message_key("") == "printer.timeout"
 
 
+def test_a_job_stuck_on_a_printer_condition_says_the_condition() -> None:
+    """Out of paper mid-job (the PJL backend's media-empty-error): the citizen is told the
+    printer is out of paper, not that printing timed out."""
+    assert stuck_message_key("Out of paper", ["media-empty-error"]) == "printer.paper_out"
+    assert stuck_message_key(None, ["media-jam-error", "media-empty-error"]) == \
+        "printer.paper_jam"  # PRIORITY: the jam first
+    assert stuck_message_key(None, ["media-low-report"]) == "printer.timeout"  # can print
+
+
 @given(st.integers(3, 5), st.lists(st.one_of(
     st.sampled_from([f"{r}{s}" for r in REASONS for s in ("", "-error", "-warning", "-report")]),
     st.text(max_size=20)), max_size=6), st.booleans())
