@@ -30,6 +30,10 @@ def check(path: str, profile: str | None) -> None:
     try:
         cfg = load_config(path, profile=profile)
         problems = preflight(cfg)
+        if cfg.fleet.enabled:  # what `kiosk run` checks before the agent starts
+            from kiosk.fleet.preflight import fleet_problems
+
+            problems += fleet_problems(cfg)
         if problems:
             raise ConfigError(path, problems)
     except ConfigError as exc:

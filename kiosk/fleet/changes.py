@@ -17,7 +17,14 @@ from kiosk.config.schema import KioskConfig
 LIVE = ("session", "ui.default_language", "ui.languages", "ui.voice", "kiosk.location",
         "kiosk.district", "logging.level", "fleet.heartbeat_s", "fleet.health_window_s",
         "fleet.health_probe_s", "fleet.idle_poll_s", "matters", "notices", "hours", "texts",
-        "features")
+        "features",
+        # opening hours, the closed screen, dimming and the nightly restart are read by the
+        # running kiosk at every turn (kiosk.appliance.opening, kiosk.run); the backlight
+        # device itself is opened once (appliance.backlight*: a restart)
+        "appliance.timezone", "appliance.hours", "appliance.closed_on",
+        "appliance.closing_grace_s", "appliance.closed_text", "appliance.dim_when_closed",
+        "appliance.dim_level", "appliance.bright_level", "appliance.dim_after_idle_s",
+        "appliance.wake_s", "appliance.nightly_restart")
 
 
 def _flatten(data: Any, prefix: str, out: dict[str, Any]) -> None:

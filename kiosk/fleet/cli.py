@@ -86,10 +86,12 @@ def ops() -> None:
               help="folder for root.key, root.pub and signing.key")
 @click.option("--valid", default="365d", show_default=True,
               help="how long the signing key's certificate is valid")
+@click.option("--purpose", "purposes", multiple=True, type=click.Choice(list(keys.PURPOSES)),
+              help="what the signing key may sign (default: config, command and release)")
 @_operator_errors
-def keygen(out: str, valid: str) -> None:
+def keygen(out: str, valid: str, purposes: tuple[str, ...]) -> None:
     """Create an offline root key and a signing key certified by it."""
-    paths = keys.keygen(out, _duration("--valid", valid))
+    paths = keys.keygen(out, _duration("--valid", valid), purposes=purposes or keys.PURPOSES)
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
     click.echo("keep root.key offline; give kiosks root.pub (fleet.trust_root)", err=True)
@@ -100,7 +102,7 @@ def keygen(out: str, valid: str) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False))
 @click.option("--valid", default="90d", show_default=True)
 @click.option("--purpose", "purposes", multiple=True, type=click.Choice(list(keys.PURPOSES)),
-              help="what the key may sign (default: config and command)")
+              help="what the key may sign (default: config, command and release)")
 @_operator_errors
 def certify(root_path: str, out: str, valid: str, purposes: tuple[str, ...]) -> None:
     """Certify a new signing key with the root key (rotation)."""

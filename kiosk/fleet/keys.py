@@ -8,7 +8,8 @@ Files written by ``kiosk ops keygen``::
 
 A certificate ``CERT`` is ``{"body": {...}, "sig": B64}``: the root's Ed25519 signature over
 the canonical encoding of a body naming the signing key, the root it chains to, what it may
-sign (``purposes``: ``config``, ``command``) and ``not_after`` (Unix seconds). A verifier
+sign (``purposes``: ``config``, ``command``, ``release``: :mod:`kiosk.appliance.release`) and
+``not_after`` (Unix seconds). A verifier
 holds only ``root.pub`` (:func:`trusted_signer`).
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
@@ -29,7 +31,9 @@ from kiosk.fleet.canonical import NotCanonical, b64d, b64e, canonical, strict_lo
 from kiosk.fleet.errors import OperatorError, Rejected
 
 CERT_KIND = "fleet-key-cert"
-PURPOSES = ("config", "command")
+# what a signing key may sign: config bundles, remote commands, software releases
+# (kiosk.appliance.release); keygen and certify give all three unless told otherwise
+PURPOSES = ("config", "command", "release")
 MAX_KEY_FILE = 16 * 1024
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -48,10 +52,16 @@ def pub_text(key: nacl.signing.VerifyKey) -> str:
 
 
 def pub_from_text(text: str) -> nacl.signing.VerifyKey:
+    """``ed25519:B64`` -> the key; ValueError unless it is a point of the curve's main
+    subgroup (32 bytes of anything would pass as a key but verify nothing)."""
     scheme, _, body = text.strip().partition(":")
     raw = b64d(body) if scheme == "ed25519" else b""
     if len(raw) != 32:
         raise ValueError("expected ed25519:<base64url of 32 bytes>")
+    try:  # libsodium refuses what is not a valid point, or one of small order
+        nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(raw)
+    except (RuntimeError, nacl.exceptions.CryptoError):
+        raise ValueError("not a valid Ed25519 public key (not a point of the curve)") from None
     return nacl.signing.VerifyKey(raw)
 
 
@@ -151,8 +161,10 @@ def _seed_key(data: dict[str, Any], path: str | Path) -> nacl.signing.SigningKey
     return nacl.signing.SigningKey(seed)
 
 
-def keygen(out: str | Path, valid_s: float, now: float | None = None) -> dict[str, Path]:
-    """Create ``root.key``, ``root.pub`` and ``signing.key`` (certified) in ``out``.
+def keygen(out: str | Path, valid_s: float, now: float | None = None,
+           purposes: tuple[str, ...] = PURPOSES) -> dict[str, Path]:
+    """Create ``root.key``, ``root.pub`` and ``signing.key`` (certified for ``purposes``)
+    in ``out``.
 
     Refuses to overwrite any of them (a lost root key cannot be replaced in the field).
     """
@@ -164,7 +176,7 @@ def keygen(out: str | Path, valid_s: float, now: float | None = None) -> dict[st
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     root = nacl.signing.SigningKey(secrets.token_bytes(32))
     signing = nacl.signing.SigningKey(secrets.token_bytes(32))
-    cert = certify(root, signing.verify_key, valid_s, now=now)
+    cert = certify(root, signing.verify_key, valid_s, purposes, now=now)
     _write_new(paths["root.key"], canonical(
         {"kind": "fleet-root-key", "seed": b64e(bytes(root))}).decode() + "\n", 0o600)
     _write_new(paths["root.pub"], pub_text(root.verify_key) + "\n", 0o644)

@@ -1,6 +1,14 @@
 """One MQTT connection that stays up: paho-mqtt 2.x on its own network thread, reconnecting
 with exponential backoff and jitter; callbacks hand work on and never block it.
 
+The thread drives paho's socket itself (``loop_read``/``loop_write``/``loop_misc`` on an
+epoll selector), and every use of the socket, the thread's and a publish from any other
+thread, holds one lock: a publish is written at once by its caller, and never at the same
+time as the network thread reads or writes (paho's own ``loop()``, driven from a thread paho
+does not know, wrote publishes on the caller's thread unguarded: over TLS that corrupted the
+stream, mosquitto answering "disconnected due to out of memory"). No descriptor limit
+applies (``select()`` takes none above 1024), so a process may hold many links.
+
 Only standard MQTT 3.1.1 is used (retained messages, QoS 1, last will, clean sessions), so
 any broker serves: Mosquitto, or a cluster (EMQX, VerneMQ, HiveMQ).
 """
@@ -9,8 +17,11 @@ from __future__ import annotations
 
 import logging
 import random
+import selectors
+import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +36,8 @@ from kiosk.fleet.canonical import NotCanonical, strict_loads
 from kiosk.fleet.errors import OperatorError
 
 log = logging.getLogger("kiosk.fleet")
+STOP_S = 2.0  # how long a stopping link tries to send what is queued and its DISCONNECT
+IDLE_S = 1.0  # the network thread wakes at least this often (keepalive, timeouts)
 
 
 @dataclass(frozen=True)
@@ -124,6 +137,10 @@ class MqttLink:
         self._attempt = 0
         self._thread: threading.Thread | None = None
         self._sub_mid: int | None = None
+        self._io = threading.RLock()  # held by whoever touches the socket
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self.client_id = client_id
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                         clean_session=True, protocol=mqtt.MQTTv311)
@@ -154,29 +171,86 @@ class MqttLink:
         """Disconnect cleanly (no last will) and end the network thread."""
         self._stop.set()
         try:
-            self.client.disconnect()
+            with self._io:
+                self.client.disconnect()
         except Exception:  # noqa: BLE001 - stopping must not fail
             log.debug("mqtt disconnect failed", exc_info=True)
+        self._wake()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._thread is None or not self._thread.is_alive():
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"x")
+        except OSError:  # full (it is awake anyway) or closed
+            pass
 
     def _run(self) -> None:
         s = self.settings
         while not self._stop.is_set():
             try:
-                self.client.reconnect()
+                with self._io:
+                    self.client.reconnect()
             except (OSError, ssl.SSLError) as exc:  # broker down, refused, TLS failure
                 log.debug("mqtt connect to %s failed: %s", s, exc)
                 self._wait_retry()
                 continue
-            while not self._stop.is_set():
-                rc = self.client.loop(timeout=0.5)
-                if rc != mqtt.MQTT_ERR_SUCCESS:
-                    break
+            try:
+                self._serve()
+            except (OSError, ValueError) as exc:  # the socket went away under the selector
+                log.debug("mqtt connection to %s ended: %s", s, exc)
             self.connected.clear()
             self.subscribed.clear()
             if not self._stop.is_set():
                 self._wait_retry()
+
+    def _serve(self) -> None:
+        """Read, write and keep alive until the connection ends (or the link stops)."""
+        sock = self.client.socket()
+        if sock is None:
+            return
+        pending = getattr(sock, "pending", None)  # TLS: bytes decrypted, not seen by epoll
+        stop_by: float | None = None
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            writing = False
+            while True:
+                with self._io:
+                    if self.client.socket() is not sock:
+                        return  # closed: DISCONNECT sent, or the connection lost
+                    want = self.client.want_write()
+                    buffered = bool(pending and pending())
+                if want != writing:
+                    sel.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if want
+                                                             else 0))
+                    writing = want
+                timeout = 0.0 if buffered else 0.1 if stop_by else IDLE_S
+                ready = {key.fileobj: mask for key, mask in sel.select(timeout)}
+                if self._wake_r in ready:
+                    try:
+                        self._wake_r.recv(4096)
+                    except BlockingIOError:
+                        pass
+                with self._io:
+                    if self.client.socket() is not sock:
+                        return
+                    rc = mqtt.MQTT_ERR_SUCCESS
+                    if buffered or ready.get(sock, 0) & selectors.EVENT_READ:
+                        rc = self.client.loop_read()
+                    if rc == mqtt.MQTT_ERR_SUCCESS and self.client.want_write():
+                        rc = self.client.loop_write()
+                    if rc == mqtt.MQTT_ERR_SUCCESS:
+                        rc = self.client.loop_misc()
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    return
+                if self._stop.is_set():
+                    stop_by = stop_by or time.monotonic() + STOP_S
+                    if time.monotonic() >= stop_by:
+                        return
 
     def _wait_retry(self) -> None:
         s = self.settings
@@ -221,17 +295,26 @@ class MqttLink:
     def subscribe(self, topics: Sequence[tuple[str, int]]) -> None:
         self.subscriptions.extend(topics)
         if self.connected.is_set():
-            self.client.subscribe(list(topics))
+            with self._io:
+                self.client.subscribe(list(topics))
+            self._wake()
 
     def unsubscribe(self, topic: str) -> None:
         self.subscriptions = [(t, q) for t, q in self.subscriptions if t != topic]
         if self.connected.is_set():
-            self.client.unsubscribe(topic)
+            with self._io:
+                self.client.unsubscribe(topic)
+            self._wake()
 
     def publish(self, topic: str, payload: bytes, qos: int = 1,
                 retain: bool = False) -> mqtt.MQTTMessageInfo | None:
-        """Queue a message; None when not connected (the caller republishes on connect)."""
+        """Send a message (what the socket does not take now, the network thread sends);
+        None when not connected (the caller republishes on connect)."""
         if not self.connected.is_set():
             return None
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        with self._io:
+            info = self.client.publish(topic, payload, qos=qos, retain=retain)
+            rest = self.client.want_write()
+        if rest:
+            self._wake()
         return info if info.rc == mqtt.MQTT_ERR_SUCCESS else None

@@ -101,7 +101,8 @@ def test_config_check_refuses_the_same(tmp_path: Path, name: str) -> None:
 def test_config_check_passes_a_sound_production_file(tmp_path: Path) -> None:
     cred = creds(tmp_path, f'{{"kiosk_id": "kiosk-a", "token": "{SECRET}"}}')
     path = site(tmp_path, f"backend: {{credentials_file: {cred}}}\n"
-                          f"logging: {{file: {tmp_path}/logs/kiosk.log}}\n")
+                          f"logging: {{file: {tmp_path}/logs/kiosk.log}}\n"
+                          "fleet: {enabled: false}\n")  # the fleet's check: tests/kiosk/fleet
     proc = kiosk("config", "check", "--profile", "production", str(path))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"ok: {path} (profile production, kiosk kiosk-a)")

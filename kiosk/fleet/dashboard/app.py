@@ -34,6 +34,7 @@ from kiosk.fleet.acl import check_name
 from kiosk.fleet.commands import sign_command
 from kiosk.fleet.dashboard import model
 from kiosk.fleet.dashboard.audit import OperatorAudit
+from kiosk.fleet.dashboard.history import CommandRow, History
 from kiosk.fleet.dashboard.monitor import FleetMonitor, Snapshot
 from kiosk.fleet.dashboard.sessions import (
     LoginCsrf,
@@ -72,6 +73,9 @@ class DashboardSettings:
     stream_interval_s: float = 1.0  # at most one push a second per page
     stream_tick_s: float = 5.0  # and at least one every few seconds (ages, broker state)
     idle_session_s: float = 1800.0
+    # the database that keeps fleet state, commands and the action log across restarts
+    # (give the same one to the monitor and the audit); None: memory only
+    history: History | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ class Dashboard:
 
     def __post_init__(self) -> None:
         self.sessions = SessionStore(idle_s=self.settings.idle_session_s)
+        self.sent.extend(SentCommand(r.nonce, r.kiosk_id, r.command, r.operator, r.sent_at,
+                                     r.expires_at) for r in self.settings.monitor.saved_commands)
         self._cache_lock = threading.Lock()
         self._cache: dict[tuple[str, ...], tuple[int, int, str]] = {}
         self.env = Environment(loader=PackageLoader("kiosk.fleet.dashboard", "templates"),
@@ -169,6 +175,11 @@ class Dashboard:
         return {"snap": snap, "views": views, "summary": model.summary(views),
                 "rollouts": model.rollouts(snap, group), "group": group,
                 "groups": model.groups(snap), "now": snap.at}
+
+    def actions(self) -> list[Any]:
+        """The latest operator actions (the fleet page), from the database."""
+        history = self.settings.history
+        return history.actions(20) if history is not None else []
 
     def kiosk_context(self, snap: Snapshot, kiosk_id: str, s: Session) -> dict[str, Any]:
         view = model.kiosk_view(snap, kiosk_id, self.settings.stale_after_s)
@@ -325,7 +336,7 @@ def create_app(settings: DashboardSettings) -> FastAPI:
         if s is None:
             return RedirectResponse("/login", status_code=303)
         ctx = dash.fleet_context(dash.monitor.snapshot(), group or None)
-        return HTMLResponse(dash.render("fleet.html", session=s, **ctx))
+        return HTMLResponse(dash.render("fleet.html", session=s, actions=dash.actions(), **ctx))
 
     @app.get("/kiosk/{kiosk_id}", response_model=None)
     def kiosk(request: Request, kiosk_id: str) -> Response:
@@ -375,8 +386,11 @@ def create_app(settings: DashboardSettings) -> FastAPI:
             return page(503, "Not sent", f"The broker did not take the command "
                         f"({exc.message}).", request)
         now = time.time()
-        dash.sent.append(SentCommand(nonce, kiosk_id, name, s.user, now,
-                                     now + settings.command_ttl_s))
+        sent = SentCommand(nonce, kiosk_id, name, s.user, now, now + settings.command_ttl_s)
+        dash.sent.append(sent)
+        if settings.history is not None:
+            settings.history.command(CommandRow(sent.nonce, sent.kiosk_id, sent.command,
+                                                sent.operator, sent.sent_at, sent.expires_at))
         settings.audit.record("dashboard.command", "sent", operator=s.user, kiosk=kiosk_id,
                               command=name, nonce=nonce[:12])
         return RedirectResponse(f"/kiosk/{kiosk_id}", status_code=303)

@@ -13,6 +13,7 @@ from typing import Any
 
 from kiosk.audit import AuditLog
 from kiosk.audit.log import AuditError
+from kiosk.fleet.dashboard.history import History
 
 log = logging.getLogger("kiosk.fleet.dashboard")
 
@@ -21,8 +22,10 @@ class OperatorAudit:
     """Synchronous :meth:`record` for request handlers (the action is on disk before the
     answer); :meth:`record_later` for the MQTT thread, written by a worker of its own."""
 
-    def __init__(self, path: str | Path, *, secrets_dir: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path, *, secrets_dir: str | Path | None = None,
+                 history: History | None = None) -> None:
         self.log = AuditLog.open(path, "dashboard", secrets_dir=secrets_dir)
+        self.history = history  # the action log the pages show (kept across restarts)
         self._queue: queue.Queue[tuple[str, str, dict[str, Any]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, name="dashboard-audit",
                                         daemon=True)
@@ -37,6 +40,8 @@ class OperatorAudit:
             self.log.append(event, outcome, **detail)
         except (AuditError, OSError) as exc:
             log.error("dashboard audit: %s not recorded (%s)", event, exc)
+        if self.history is not None:
+            self.history.action(event, outcome, detail)
 
     def record_later(self, event: str, outcome: str, **detail: Any) -> None:
         self._queue.put((event, outcome, detail))

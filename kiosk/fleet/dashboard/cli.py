@@ -10,6 +10,7 @@ import contextlib
 import socket
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -96,6 +97,9 @@ def register(ops: click.Group, broker_options: Decorator, operator_errors: Decor
                   help="signing key for remote commands (without it the page is read only)")
     @click.option("--audit", "audit_path", default=DEFAULT_AUDIT, show_default=True,
                   type=click.Path(dir_okay=False), help="the operator actions' audit file")
+    @click.option("--state-dir", "state_dir", default=None, type=click.Path(file_okay=False),
+                  help="where history.sqlite keeps fleet state, commands and the action log "
+                  "across restarts (default: the audit file's folder)")
     @click.option("--stale-after", default="90s", show_default=True,
                   help="a kiosk silent this long is red (3 heartbeats)")
     @click.option("--idle-logout", default="30m", show_default=True,
@@ -108,15 +112,19 @@ def register(ops: click.Group, broker_options: Decorator, operator_errors: Decor
     @operator_errors
     def dashboard(broker: str, credentials: str | None, ca_file: str | None,
                   connect_timeout: float, port: int, host: str, users_path: str,
-                  key_path: str | None, audit_path: str, stale_after: str, idle_logout: str,
+                  key_path: str | None, audit_path: str, state_dir: str | None,
+                  stale_after: str,
+                  idle_logout: str,
                   tls_cert: str | None, tls_key: str | None,
                   secure_cookies: bool | None) -> None:
         """Serve the operator dashboard (fleet table, kiosk pages, remote commands)."""
         import uvicorn
+        from sqlalchemy.exc import SQLAlchemyError
 
         from kiosk.fleet import keys
         from kiosk.fleet.dashboard.app import DashboardSettings, create_app
         from kiosk.fleet.dashboard.audit import OperatorAudit
+        from kiosk.fleet.dashboard.history import History
         from kiosk.fleet.dashboard.monitor import FleetMonitor
         from kiosk.fleet.mqtt import BrokerSettings
 
@@ -132,14 +140,23 @@ def register(ops: click.Group, broker_options: Decorator, operator_errors: Decor
         settings = BrokerSettings.from_url(broker, credentials_file=credentials,
                                            ca_file=ca_file)
         sock = _listen(host, port)
-        audit = OperatorAudit(audit_path)
-        monitor = FleetMonitor(settings).start()
+        state_dir = state_dir or str(Path(audit_path).parent)
+        try:
+            history = History(state_dir)
+        except (OSError, SQLAlchemyError) as exc:
+            sock.close()
+            raise OperatorError("--state-dir", f"cannot keep the history in {state_dir} "
+                                f"({getattr(exc, 'strerror', None) or exc.__class__.__name__})"
+                                ) from None
+        audit = OperatorAudit(audit_path, history=history)
+        monitor = FleetMonitor(settings, history=history).start()
         try:
             if not monitor.link.subscribed.wait(connect_timeout):
                 raise OperatorError("--broker", f"no connection to {settings} within "
                                     f"{connect_timeout:g} s (address, credentials, TLS?)")
             app = create_app(DashboardSettings(users, monitor, audit, key, stale_s,
-                                               secure_cookies, idle_session_s=idle_s))
+                                               secure_cookies, idle_session_s=idle_s,
+                                               history=history))
             scheme = "https" if tls_cert else "http"
             click.echo(f"dashboard: {scheme}://{host}:{sock.getsockname()[1]}/ "
                        f"({f'commands signed by {key_path}' if key else 'read only'}; "
@@ -147,6 +164,7 @@ def register(ops: click.Group, broker_options: Decorator, operator_errors: Decor
             def cleanup() -> None:
                 monitor.close()
                 audit.close()
+                history.close()
 
             server = _server_class()(uvicorn.Config(
                 app, log_level="warning", access_log=False, ssl_certfile=tls_cert,
@@ -156,6 +174,7 @@ def register(ops: click.Group, broker_options: Decorator, operator_errors: Decor
         finally:
             monitor.close()
             audit.close()
+            history.close()
             sock.close()
 
     @ops.group("user")

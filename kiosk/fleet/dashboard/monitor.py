@@ -16,6 +16,7 @@ from typing import Any
 
 from kiosk.fleet import topics
 from kiosk.fleet.canonical import NotCanonical, strict_loads
+from kiosk.fleet.dashboard.history import CommandRow, History, Saved
 from kiosk.fleet.errors import OperatorError
 from kiosk.fleet.mqtt import BrokerSettings
 from kiosk.fleet.ops import FleetView, inspect_bundle
@@ -86,10 +87,14 @@ class Broadcast:
 
 
 class FleetMonitor(FleetView):
-    """The fleet as the dashboard shows it; ``on_answer`` sees every command answer."""
+    """The fleet as the dashboard shows it; ``on_answer`` sees every command answer.
+
+    With a ``history`` it starts from what the last run knew (before it connects: the
+    broker's retained documents then overwrite it) and records every change there."""
 
     def __init__(self, settings: BrokerSettings,
-                 on_answer: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 on_answer: Callable[[dict[str, Any]], None] | None = None,
+                 history: History | None = None) -> None:
         super().__init__(settings, answers=True, client_id=f"dashboard-{secrets.token_hex(6)}")
         self.link.subscribe(DESIRED_SUBSCRIPTIONS)
         self.desired: dict[str, DesiredDoc] = {}
@@ -97,6 +102,24 @@ class FleetMonitor(FleetView):
         self.changes = Broadcast()
         self.revision = 0
         self.on_answer = on_answer
+        self.history = history
+        self.saved_commands: list[CommandRow] = []
+        if history is not None:
+            self._seed(history.load())
+
+    def _seed(self, saved: Saved) -> None:
+        self.reported.update(saved.reported)
+        self.status.update(saved.status)
+        self.diagnostics.update(saved.diagnostics)
+        for topic, doc in saved.desired.items():
+            if _DESIRED.fullmatch(topic):
+                self.desired[topic] = DesiredDoc(topic, str(doc["scope"]), int(doc["version"]),
+                                                 doc.get("expires_at"), doc.get("staged_for"))
+        self.saved_commands = list(saved.commands)
+        for row in saved.commands:
+            if row.answer is not None:
+                self.answers[row.nonce] = row.answer
+        self.revision = 1
 
     def start(self) -> FleetMonitor:
         """Connect in the background (the dashboard serves while the broker is down)."""
@@ -123,6 +146,10 @@ class FleetMonitor(FleetView):
                 else:
                     self.desired[topic] = doc
                 self._cond.notify_all()
+            if self.history is not None:
+                self.history.desired(topic, None if doc is None else {
+                    "scope": doc.scope, "version": doc.version, "expires_at": doc.expires_at,
+                    "staged_for": doc.staged_for})
         else:
             super()._message(topic, payload, retained)
             kiosk = topics.kiosk_of(topic)
@@ -130,6 +157,13 @@ class FleetMonitor(FleetView):
                 answer = _json(payload)
                 if answer is not None:
                     self._keep_answer(kiosk, answer)
+            elif kiosk is not None and self.history is not None:
+                with self._cond:
+                    reported, status = self.reported.get(kiosk), self.status.get(kiosk)
+                if topic == topics.reported(kiosk):
+                    self.history.reported(kiosk, reported)
+                elif topic == topics.status(kiosk):
+                    self.history.status(kiosk, status)
         with self._cond:
             self.revision += 1
         self.changes.notify()
@@ -145,6 +179,10 @@ class FleetMonitor(FleetView):
                     entry["report"] = answer["result"]
                     entry["report_at"] = answer.get("at")
                 self.diagnostics[kiosk] = entry
+                if self.history is not None:
+                    self.history.diagnostics(kiosk, entry)
+            if self.history is not None and isinstance(answer.get("nonce"), str):
+                self.history.answer(answer["nonce"], answer)
             if len(self.answers) > MAX_ANSWERS:
                 oldest = sorted(self.answers, key=lambda n: _at(self.answers[n]))
                 for nonce in oldest[:len(self.answers) - MAX_ANSWERS]:

@@ -109,7 +109,8 @@ def _env() -> dict[str, str]:
 def test_config_check_exits_2_and_shows_overrides(tmp_path: Path) -> None:
     cred = tmp_path / "cred.json"
     cred.write_text('{"kiosk_id": "kiosk-dev", "token": "kiosk-dev.x"}', encoding="utf-8")
-    bad = write(tmp_path, f"backend: {{verify_tls: false, credentials_file: {cred}}}\n")
+    bad = write(tmp_path, f"backend: {{verify_tls: false, credentials_file: {cred}}}\n"
+                          "fleet: {enabled: false}\n")  # else config check wants a trust root
     proc = subprocess.run([*KIOSK, "config", "check", "--profile", "production", str(bad)],
                           capture_output=True, text=True, timeout=60, cwd=ROOT, env=_env())
     assert proc.returncode == 2 and "backend.verify_tls" in proc.stderr

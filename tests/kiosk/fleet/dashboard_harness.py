@@ -19,6 +19,7 @@ from kiosk.backend.platform.serving import serve_in_thread
 from kiosk.fleet import keys
 from kiosk.fleet.dashboard.app import DashboardSettings, create_app
 from kiosk.fleet.dashboard.audit import OperatorAudit
+from kiosk.fleet.dashboard.history import History
 from kiosk.fleet.dashboard.monitor import FleetMonitor
 from kiosk.fleet.dashboard.users import UserStore
 from kiosk.fleet.mqtt import BrokerSettings
@@ -57,31 +58,38 @@ class DashboardPeer:
     audit: OperatorAudit
     users: UserStore
     sent: Any = field(default=None)
+    history: History | None = None
 
 
 @contextmanager
 def dashboard(tmp_path: Path, broker: Mosquitto, signer: keys.SigningKey | None,
-              **settings: Any) -> Iterator[DashboardPeer]:
-    """The dashboard with accounts ``olga`` (operator) and ``vic`` (viewer)."""
+              broker_up: bool = True, **settings: Any) -> Iterator[DashboardPeer]:
+    """The dashboard with accounts ``olga`` (operator) and ``vic`` (viewer), its history in
+    ``tmp_path/dashboard`` (a second one there starts from what the first kept);
+    ``broker_up=False``: do not wait for the broker (it is down)."""
     folder = tmp_path / "dashboard"
     users = UserStore(folder / "users.json")
-    users.add("olga", "operator", PASSWORD)
-    users.add("vic", "viewer", PASSWORD)
-    audit = OperatorAudit(folder / "audit.jsonl")
-    monitor = FleetMonitor(BrokerSettings.from_url(broker.url)).start()
-    assert monitor.link.subscribed.wait(WAIT)
+    for name, role in (("olga", "operator"), ("vic", "viewer")):
+        if users.get(name) is None:
+            users.add(name, role, PASSWORD)
+    history = History(folder)
+    audit = OperatorAudit(folder / "audit.jsonl", history=history)
+    monitor = FleetMonitor(BrokerSettings.from_url(broker.url), history=history).start()
+    assert not broker_up or monitor.link.subscribed.wait(WAIT)
     app = create_app(DashboardSettings(users, monitor, audit, signer,
                                        **{"stream_interval_s": 0.1, "stream_tick_s": 1.0,
-                                          **settings}))
+                                          "history": history, **settings}))
     try:
         with serve_in_thread(app) as url:
             try:
-                yield DashboardPeer(url, monitor, audit, users, app.state.dashboard.sent)
+                yield DashboardPeer(url, monitor, audit, users, app.state.dashboard.sent,
+                                    history)
             finally:
                 monitor.changes.close()  # the event streams end, so the server can stop
     finally:
         monitor.close()
         audit.close()
+        history.close()
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
