@@ -44,6 +44,7 @@ from kiosk.simulation import SimulationControls
 
 if TYPE_CHECKING:
     from kiosk.backend.outbox import Outbox
+    from kiosk.diag.attach import Diagnostics
     from kiosk.diag.flag import FlagFile
     from kiosk.fleet.agent import ApplyResult
     from kiosk.fleet.changes import ConfigChange
@@ -140,6 +141,8 @@ class KioskCore:
         self.workers = tuple(workers)
         self.service = service or ServiceState.from_config(cfg.service)
         self.log_tail: LogTail | None = None
+        # the service gate, counters and maintenance mode (set by the composition root)
+        self.diagnostics: Diagnostics | None = None
         # set by the UI: (timeout) -> PNG bytes of what the screen shows
         self.screenshot_provider: Callable[[float], bytes] | None = None
         self._teardown = teardown
@@ -206,8 +209,9 @@ class KioskCore:
         return self.journey.matter_blockers(matter)
 
     def session_active(self) -> bool:
-        """A citizen is being served (anything but the attract screen): the idle gate."""
-        return self.session.state is not State.ATTRACT
+        """A citizen is being served (anything but the attract screen): the idle gate, read
+        under the session's lock (after :meth:`request_restart`, a start cannot slip by)."""
+        return not self.session.idle()
 
     def refusal(self) -> str | None:
         """Why no new journey may start now (None: one may)."""

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from kiosk.appliance.hold import HoldFile, KioskHold
 from kiosk.appliance.hours import restart_due
 from kiosk.appliance.service import ServiceLink
 from kiosk.config import policy
@@ -78,6 +79,8 @@ class Runner:
         self.clock = clock
         self.started = clock()
         self.restart: str | None = None  # why the loop ended for a restart
+        # kiosk-update's hold for switching releases (kiosk.appliance.hold)
+        self.hold = KioskHold(core.session, HoldFile(core.cfg.var_dir))
         self._hang = threading.Event()
 
     @property
@@ -112,11 +115,12 @@ class Runner:
         if at is not None and core.restart_requested is None and \
                 restart_due(at, self.started, self.clock(), core.cfg.appliance.timezone):
             core.request_restart("nightly")
+        held = self.hold.turn()  # a hold first, then idleness read under the session lock
         busy = core.session_active()
         if core.restart_requested is not None and not busy and not self.stop.is_set():
             self.restart = core.restart_requested
             self.stop.set()
-        self.link.tick(busy=busy, summary=core.summary())
+        self.link.tick(busy=busy, summary=core.summary(), held=held is not None)
 
     def shutdown(self) -> None:
         """STOPPING=1, then the agent (before the core stops)."""

@@ -173,6 +173,13 @@ class SessionMachine:
             self.data.elderly = on
             self.touch()
 
+    def idle(self) -> bool:
+        """At the attract screen, read under the lock: a start that passed its guards has
+        finished its transition. With a refusal set first, the answer then stays true (the
+        hold-then-check of a restart at an idle moment, :mod:`kiosk.appliance.hold`)."""
+        with self._lock:
+            return self.state is State.ATTRACT
+
     # -- events ---------------------------------------------------------------------------
     def can(self, event: Event) -> bool:
         try:
