@@ -84,7 +84,7 @@ _COLUMNS = {
     "followup_error": "TEXT",
     "followup_promised": "INTEGER NOT NULL DEFAULT 0",
 }
-PERSONAL = ("holder_ref", "form", "attachments", "mail_address")
+PERSONAL = ("holder_ref", "form", "attachments", "mail_address", "commitments")
 MAX_BACKOFF_S = 3600.0
 
 PENDING_STEPS = {
