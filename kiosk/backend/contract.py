@@ -156,6 +156,11 @@ class Material(_Model):
     paper_only: bool = False
     required: bool = True
     paper_allowed: bool = True  # False: without a valid certificate the matter cannot go on
+    # 告知承诺制: without a certificate, a signed commitment may replace the material; the
+    # citizen signs ``commitment_text`` (per language) of version ``commitment_version``
+    commitment_allowed: bool = False
+    commitment_version: str | None = None
+    commitment_text: I18nText = Field(default_factory=dict)
 
 
 class FieldSource(_Model):
@@ -234,6 +239,23 @@ class PreparedApplication(_Model):
     blocking: list[str] = Field(default_factory=list)  # reasons the matter cannot go on
 
 
+MAX_SIGNATURE_PNG = 24 * 1024
+"""Bytes a commitment's signature PNG may have (it travels base64 in a 64 KiB request)."""
+
+
+class SignedCommitment(_Model):
+    """A signed commitment (告知承诺) replacing the material ``material_id``: the version of
+    the text signed, in which language, when, the signature as a base64 PNG, and ``digest``
+    binding text, signature and application (:func:`kiosk.backend.commitments.digest`)."""
+
+    material_id: str = Field(min_length=1, max_length=64)
+    text_version: str = Field(min_length=1, max_length=64)
+    language: Literal["zh_CN", "zh_HK", "en"]
+    signed_at: dt.datetime
+    signature_png: str = Field(min_length=1, max_length=(MAX_SIGNATURE_PNG + 2) // 3 * 4)
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class ApplicationRequest(_Model):
     idempotency_key: str = Field(min_length=8, max_length=64)
     matter_id: str
@@ -243,6 +265,7 @@ class ApplicationRequest(_Model):
     attachments: list[str]  # certificate identifiers
     delivery: Delivery
     mail_address: str | None = None
+    commitments: list[SignedCommitment] = Field(default_factory=list, max_length=10)
 
 
 class ApplicationState(enum.StrEnum):
@@ -264,13 +287,60 @@ class ApplicationReceipt(_Model):
     # the platform-signed code printed on the receipt (kiosk.identity.doccodes); None for a
     # pending receipt issued by the kiosk's outbox while the platform was unreachable
     verification_code: str | None = None
+    committed_materials: list[str] = Field(default_factory=list)  # replaced by a commitment
+
+
+class Hall(_Model):
+    """A government service hall that takes counter appointments (预约办)."""
+
+    id: str
+    name: I18nText
+    district: str  # e.g. 南海区: a kiosk's own district is listed first
+    address: I18nText
+    hours: I18nText  # opening hours as the hall states them
+    hotline: str
+    matters: list[str] = Field(default_factory=list)  # matter ids bookable here
+
+
+class AppointmentSlot(_Model):
+    """A time slot of one hall for one matter: ``free`` of ``capacity`` places left."""
+
+    at: dt.datetime
+    capacity: int
+    free: int
+
+
+class SlotChoice(_Model):
+    """The slot a citizen chose. ``idempotency_key`` makes a retried booking return the
+    appointment it made instead of a second one."""
+
+    hall_id: str = Field(min_length=1, max_length=40)
+    at: dt.datetime
+    idempotency_key: str = Field(min_length=8, max_length=64)
+
+
+class AppointmentState(enum.StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
 
 
 class Appointment(_Model):
+    """A counter appointment. ``check_code`` goes on the printed slip beside the number
+    (the hall checks both); ``window`` is the counter's window number."""
+
     appointment_no: str
     matter_id: str
     counter: str
     at: dt.datetime
+    hall_id: str | None = None
+    window: int | None = None
+    state: AppointmentState = AppointmentState.BOOKED
+    check_code: str | None = None
+
+    @property
+    def slip_code(self) -> str:
+        """What the slip's QR code holds: the number and the check code, nothing else."""
+        return f"YYBL:{self.appointment_no}:{self.check_code or ''}"
 
 
 class Rating(_Model):
@@ -322,7 +392,33 @@ class BackendAdapter(Protocol):
 
     def result_document(self, application_no: str, holder_ref: str) -> bytes: ...
 
-    def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment: ...
+    def list_halls(self, matter_id: str | None = None,
+                   district: str | None = None) -> list[Hall]:
+        """The halls taking appointments (for ``matter_id`` only, if given), those of
+        ``district`` first."""
+        ...
+
+    def appointment_slots(self, hall_id: str, matter_id: str) -> list[AppointmentSlot]:
+        """The slots of the coming working days at ``hall_id`` for ``matter_id``, full
+        ones included (``free`` 0); never a past one."""
+        ...
+
+    def book_appointment(self, matter_id: str, holder_ref: str,
+                         choice: SlotChoice | None = None) -> Appointment:
+        """Book ``choice`` (or, without one, the first free slot) for the holder of
+        ``holder_ref``. Refused: ``slot_full``, ``appointment_limit``,
+        ``appointment_same_time``, ``no_slot_available``; ``InvalidRequest``:
+        ``slot_invalid``, ``matter_not_at_hall``, ``no_counter_needed``."""
+        ...
+
+    def list_appointments(self, holder_ref: str) -> list[Appointment]:
+        """The open (booked, not yet past) appointments of the holder of ``holder_ref``."""
+        ...
+
+    def cancel_appointment(self, appointment_no: str, holder_ref: str) -> Appointment:
+        """Cancel one of the holder's appointments (idempotent); another holder's answers
+        ``NotFound`` like an unknown number; a past one is ``Refused``."""
+        ...
 
     def rate(self, rating: Rating, holder_ref: str) -> None: ...
 

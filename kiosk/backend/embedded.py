@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from kiosk.backend.bundles import Bundle
 from kiosk.backend.contract import (
     ApplicationReceipt,
     ApplicationRequest,
     Appointment,
+    AppointmentSlot,
     CardIdentity,
     Certificate,
     CertificateDocument,
     Delivery,
     DocumentVerification,
+    Hall,
     Holder,
     Matter,
     PreparedApplication,
     Rating,
+    SlotChoice,
 )
 from kiosk.backend.platform.runtime import open_platform
 from kiosk.backend.platform.service import PlatformService
@@ -60,6 +64,16 @@ class EmbeddedBackend:
     def list_matters(self) -> list[Matter]:
         return self.service.list_matters()
 
+    def list_bundles(self) -> list[Bundle]:
+        from kiosk.backend.platform import bundles
+
+        return bundles.list_bundles(self.service.list_matters())
+
+    def get_bundle(self, bundle_id: str) -> Bundle:
+        from kiosk.backend.platform import bundles
+
+        return bundles.get_bundle(self.service.list_matters(), bundle_id)
+
     def prepare_application(self, matter_id: str, holder_ref: str) -> PreparedApplication:
         return self.service.prepare_application(matter_id, holder_ref, kiosk_id=self.kiosk_id)
 
@@ -78,8 +92,24 @@ class EmbeddedBackend:
     def result_document(self, application_no: str, holder_ref: str) -> bytes:
         return self.service.result_document(application_no, holder_ref, kiosk_id=self.kiosk_id)
 
-    def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment:
-        return self.service.book_appointment(matter_id, holder_ref, kiosk_id=self.kiosk_id)
+    def list_halls(self, matter_id: str | None = None,
+                   district: str | None = None) -> list[Hall]:
+        return self.service.list_halls(matter_id, district)
+
+    def appointment_slots(self, hall_id: str, matter_id: str) -> list[AppointmentSlot]:
+        return self.service.appointment_slots(hall_id, matter_id)
+
+    def book_appointment(self, matter_id: str, holder_ref: str,
+                         choice: SlotChoice | None = None) -> Appointment:
+        return self.service.book_appointment(matter_id, holder_ref, choice,
+                                             kiosk_id=self.kiosk_id)
+
+    def list_appointments(self, holder_ref: str) -> list[Appointment]:
+        return self.service.list_appointments(holder_ref, kiosk_id=self.kiosk_id)
+
+    def cancel_appointment(self, appointment_no: str, holder_ref: str) -> Appointment:
+        return self.service.cancel_appointment(appointment_no, holder_ref,
+                                               kiosk_id=self.kiosk_id)
 
     def rate(self, rating: Rating, holder_ref: str) -> None:
         self.service.rate(rating, holder_ref, kiosk_id=self.kiosk_id)

@@ -20,16 +20,19 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from kiosk.backend.bundles import Bundle
 from kiosk.backend.contract import (
     ApplicationReceipt,
     ApplicationRequest,
     Appointment,
+    AppointmentSlot,
     BackendError,
     CardIdentity,
     Certificate,
     CertificateDocument,
     Delivery,
     DocumentVerification,
+    Hall,
     Holder,
     InvalidRequest,
     Matter,
@@ -38,6 +41,7 @@ from kiosk.backend.contract import (
     PreparedApplication,
     Rating,
     Refused,
+    SlotChoice,
     Unauthorized,
     Unavailable,
 )
@@ -100,7 +104,7 @@ class HttpBackend:
 
     # -- plumbing ------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, body: Any = None, ref: str | None = None,
-              retry: bool = False) -> httpx.Response:
+              retry: bool = False, params: dict[str, str] | None = None) -> httpx.Response:
         headers = {"X-Holder-Ref": ref} if ref is not None else {}
         if self._credentials is not None:
             headers["Authorization"] = f"Bearer {self._credentials.current().token}"
@@ -112,7 +116,8 @@ class HttpBackend:
                 if self._closed.wait(delay):
                     break
             try:
-                resp = self._client.request(method, path, json=body, headers=headers)
+                resp = self._client.request(method, path, json=body, headers=headers,
+                                            params=params)
             except httpx.TransportError as exc:
                 last = Unavailable(f"platform unreachable: {type(exc).__name__}")
                 continue
@@ -187,6 +192,13 @@ class HttpBackend:
     def list_matters(self) -> list[Matter]:
         return self._list(self._call("GET", "/v1/matters", retry=True), Matter)
 
+    def list_bundles(self) -> list[Bundle]:
+        return self._list(self._call("GET", "/v1/bundles", retry=True), Bundle)
+
+    def get_bundle(self, bundle_id: str) -> Bundle:
+        return self._model(self._call("GET", f"/v1/bundles/{_seg(bundle_id)}", retry=True),
+                           Bundle)
+
     def prepare_application(self, matter_id: str, holder_ref: str) -> PreparedApplication:
         return self._model(self._call("GET", f"/v1/matters/{matter_id}/prepared",
                                       ref=holder_ref, retry=True), PreparedApplication)
@@ -212,9 +224,34 @@ class HttpBackend:
         return self._call("GET", f"/v1/applications/{_seg(application_no)}/result",
                           ref=holder_ref, retry=True).content
 
-    def book_appointment(self, matter_id: str, holder_ref: str) -> Appointment:
-        return self._model(self._call("POST", f"/v1/matters/{matter_id}/appointments",
-                                      ref=holder_ref), Appointment)
+    def list_halls(self, matter_id: str | None = None,
+                   district: str | None = None) -> list[Hall]:
+        params = {k: v for k, v in (("matter_id", matter_id), ("district", district)) if v}
+        return self._list(self._call("GET", "/v1/halls", params=params, retry=True), Hall)
+
+    def appointment_slots(self, hall_id: str, matter_id: str) -> list[AppointmentSlot]:
+        return self._list(self._call("GET", f"/v1/halls/{_seg(hall_id)}/slots",
+                                     params={"matter_id": matter_id}, retry=True),
+                          AppointmentSlot)
+
+    def book_appointment(self, matter_id: str, holder_ref: str,
+                         choice: SlotChoice | None = None) -> Appointment:
+        # retried only with a chosen slot: its idempotency key makes a repeat return the
+        # appointment it made (the first free slot has no key: a retry could book twice)
+        body = choice.model_dump(mode="json") if choice is not None else None
+        return self._model(self._call("POST", f"/v1/matters/{_seg(matter_id)}/appointments",
+                                      body=body, ref=holder_ref, retry=choice is not None),
+                           Appointment)
+
+    def list_appointments(self, holder_ref: str) -> list[Appointment]:
+        return self._list(self._call("GET", "/v1/holder/appointments", ref=holder_ref,
+                                     retry=True), Appointment)
+
+    def cancel_appointment(self, appointment_no: str, holder_ref: str) -> Appointment:
+        # retried: cancelling a cancelled appointment gives the same answer
+        return self._model(self._call("DELETE",
+                                      f"/v1/holder/appointments/{_seg(appointment_no)}",
+                                      ref=holder_ref, retry=True), Appointment)
 
     def rate(self, rating: Rating, holder_ref: str) -> None:
         self._call("POST", "/v1/ratings", body=rating.model_dump(mode="json"), ref=holder_ref,

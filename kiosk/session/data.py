@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.backend.contract import (
     ApplicationReceipt,
@@ -16,10 +16,15 @@ from kiosk.backend.contract import (
     PreparedApplication,
 )
 
+if TYPE_CHECKING:
+    from kiosk.session.commitments import HeldCommitment
+
 
 def _zero(value: Any) -> None:
     """Overwrite mutable buffers in place before dropping them."""
-    if isinstance(value, bytearray | memoryview):
+    if callable(getattr(value, "wipe", None)):  # e.g. a held commitment's signature
+        value.wipe()
+    elif isinstance(value, bytearray | memoryview):
         value[:] = bytes(len(value))
     elif hasattr(value, "fill") and callable(value.fill):  # numpy arrays (frames, encodings)
         value.fill(0)
@@ -60,6 +65,8 @@ class SessionData:
     certificates: list[Certificate] = field(default_factory=list)
     prepared: PreparedApplication | None = None
     form: dict[str, str] = field(default_factory=dict)
+    # signed commitments (告知承诺) by material id: signature PNGs, memory only
+    commitments: dict[str, HeldCommitment] = field(default_factory=dict)
     idempotency_key: str | None = None
     receipt: ApplicationReceipt | None = None
     declared_delivery: Delivery | None = None  # as the platform has it (submitted or set)

@@ -52,6 +52,11 @@ from kiosk.config.schema import KioskConfig
 from kiosk.devices import Devices
 from kiosk.identity.cards import card_number_valid
 from kiosk.privacy import pseudonym
+from kiosk.session.appointments import AUDITED as APPOINTMENTS_AUDITED
+from kiosk.session.appointments import AppointmentFlow
+from kiosk.session.bundles import AUDITED as BUNDLES_AUDITED
+from kiosk.session.bundles import BundleFlow
+from kiosk.session.commitments import CommitmentFlow, missing
 from kiosk.session.data import SessionData
 from kiosk.session.machine import InvalidTransition, SessionMachine, StaleSession, Transition
 from kiosk.session.states import IDENTIFY_FROM, Event, State
@@ -65,6 +70,9 @@ log = logging.getLogger("kiosk.journey")
 # take 4 tries x 3 s to give up on a network that drops packets)
 END_DRAIN_S = 10.0
 
+# the notice of an identification refused while the kiosk starts no journey
+REFUSED = "journey_refused"
+
 # work keys whose outcome goes to the audit log (outcome codes only, no personal data)
 AUDITED = {
     "checking_identity": "identify.card",
@@ -74,6 +82,8 @@ AUDITED = {
     "checking_document": "document.verify",
     "submitting": "application.submit",
     "printing": "result.print",
+    **APPOINTMENTS_AUDITED,
+    **BUNDLES_AUDITED,
 }
 
 
@@ -164,6 +174,9 @@ class Journey:
         self.end_drain_s = END_DRAIN_S
         self.machine.subscribe(self._on_transition)
         self.machine.on_wipe(self._on_wipe)
+        self.appointments = AppointmentFlow(self)  # counter appointments (预约办)
+        self.commitments = CommitmentFlow(self)  # signed commitments (告知承诺制)
+        self.bundles = BundleFlow(self)  # themed bundles (一件事一次办)
 
     # -- lifecycle ------------------------------------------------------------------------
     def stop(self) -> None:
@@ -327,6 +340,9 @@ class Journey:
         return self._dispatch(Event.CONSENT_DECLINED)
 
     def continue_to_form(self) -> bool:
+        if self.machine.state is State.CERTIFICATES and missing(self.machine.data):
+            self.notify("error", "commitment_required")  # no paper: sign, or stop here
+            return False
         return self._dispatch(Event.CONTINUE)
 
     def form_values(self) -> dict[str, str]:
@@ -363,7 +379,7 @@ class Journey:
         request = ApplicationRequest(
             idempotency_key=key, matter_id=matter.id, holder_ref=holder.ref,
             kiosk_id=self.cfg.kiosk.id, form=dict(d.form), attachments=attachments,
-            delivery=delivery)
+            delivery=delivery, commitments=self.commitments.for_request(d, matter, key))
 
         def work(session_no: int) -> None:
             try:
@@ -485,8 +501,8 @@ class Journey:
         not the reader's."""
         if self.machine.state not in IDENTIFY_FROM:
             return None
-        if self.machine.state is State.ATTRACT:
-            self._dispatch(Event.START)
+        if self.machine.state is State.ATTRACT and not self._start_identifying():
+            return None
         today = dt.date.today()
         if not card_number_valid(card.card_type, card.id_number):
             self.notify("error", "card_invalid")
@@ -530,6 +546,24 @@ class Journey:
 
         return self._work("checking_enterprise", work)
 
+    def _start_identifying(self) -> bool:
+        """Leave the attract state for an identification. False while the kiosk starts no
+        journey (out of service, maintenance, restarting: the session machine's refusal,
+        checked under its lock): the ``error``/``journey_refused`` notice says why (a reason
+        code, nothing of the citizen), and nothing reaches the platform."""
+        reason: str | None = None
+        try:
+            self.machine.dispatch(Event.START)
+        except InvalidTransition as exc:
+            reason = getattr(exc, "reason", None) or "not_started"
+        if reason is None and self.machine.state is not State.ATTRACT:
+            return True
+        reason = reason or "not_started"  # wiped at once (a gate without a refusal hook)
+        log.info("identification refused: %s", reason)
+        self._audit("journey.refused", reason)
+        self.notify("error", REFUSED, reason=reason)
+        return False
+
     def _face_required(self) -> bool | None:
         """True: verify the face; False: no face step; None: needed but impossible now."""
         if not self.cfg.face.enabled:
@@ -562,8 +596,8 @@ class Journey:
         if not looks_like_identity_code(data):
             self.notify("error", "code_unknown")
             return None
-        if self.machine.state is State.ATTRACT:
-            self._dispatch(Event.START)
+        if self.machine.state is State.ATTRACT and not self._start_identifying():
+            return None
 
         def work(session_no: int) -> None:
             holder = self._need_backend().verify_identity_code(data)
@@ -608,7 +642,10 @@ class Journey:
 
             result = FaceCheck(cfg).run(
                 camera.frames(), photo, deadline, on_challenge if cfg.liveness else None,
-                lambda step: self.notify("progress", f"face_{step}"))
+                lambda step: self.notify("progress", f"face_{step}"),
+                # the face screen's gate words, challenge and progress (no personal data)
+                lambda fb: self.notify("face", "face_feedback", gate=fb.gate,
+                                       challenge=fb.challenge, step=fb.step, steps=fb.steps))
             if result.match:
                 self._dispatch(Event.FACE_VERIFIED, bound)
                 return None

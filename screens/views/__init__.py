@@ -25,19 +25,42 @@ SCREENS: dict[str, str] = {
     "delivery": "DeliveryScreen",
     "rating": "RatingScreen",
     "goodbye": "GoodbyeScreen",
+    # counter appointments: shown over home or result while the flow is open
+    # (kiosk.session.appointments, screens/views/appointment_base.py)
+    "appointment_halls": "AppointmentHallsScreen",
+    "appointment_slots": "AppointmentSlotsScreen",
+    "appointment_confirm": "AppointmentConfirmScreen",
+    "appointment_booked": "AppointmentBookedScreen",
+    "appointment_mine": "AppointmentMineScreen",
+    # 一件事一次办: shown over home while the bundle flow is open (kiosk.session.bundles,
+    # screens/views/bundle_base.py)
+    "bundle_overview": "BundleOverviewScreen",
+    "bundle_form": "BundleFormScreen",
+    "bundle_review": "BundleReviewScreen",
+    "bundle_receipt": "BundleReceiptScreen",
+    # 告知承诺制: shown over certificates while the flow is open (kiosk.session.commitments)
+    "commitment": "CommitmentScreen",
     # not session states: shown over them by the service gate and maintenance mode
     "out_of_service": "OutOfServiceScreen",
     "technician": "TechnicianScreen",
     "maintenance": "MaintenanceScreen",
+    "closed": "ClosedScreen",  # outside the opening hours (kiosk.appliance.opening)
 }
-SERVICE_SCREENS = frozenset({"out_of_service", "technician", "maintenance"})
+SERVICE_SCREENS = frozenset({"out_of_service", "technician", "maintenance", "closed"})
 
 
 def load_screen(state: str) -> Any:
     """Load ``<state>.kv`` and instantiate its Screen (named after the state)."""
-    from kivy.lang import Builder
-
     module = importlib.import_module(f"screens.views.{state}")
-    Builder.load_file(str(VIEWS_DIR / f"{state}.kv"))
+    load_kv(state)
     cls = getattr(module, SCREENS[state])
     return cls(name=state)
+
+
+def load_kv(state: str) -> None:
+    """Load ``<state>.kv`` once (a screen built on another's rules loads that one first)."""
+    from kivy.lang import Builder
+
+    path = str(VIEWS_DIR / f"{state}.kv")
+    if path not in Builder.files:
+        Builder.load_file(path)

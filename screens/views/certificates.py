@@ -9,7 +9,8 @@ from kivy.properties import StringProperty
 from screens.masking import is_identifier, mask_identifier
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import KLabel, SecretText, TapCard
+from screens.views.commitment import add_offers
+from screens.widgets import KLabel, SecretText, TapCard, discard_children
 
 STATUS_MARK = {"valid": "✓", "expired": "✕", "revoked": "✕"}
 
@@ -23,7 +24,7 @@ class CertificatesScreen(KioskScreen):
     @safe
     def refresh(self) -> None:
         box = self.ids.list
-        box.clear_widgets()
+        discard_children(box)  # never added again: unbind their kv rules (ReferenceError)
         certs = list(self.data.certificates)
         prepared = self.data.prepared
         if prepared is not None and prepared.blocking:
@@ -32,6 +33,7 @@ class CertificatesScreen(KioskScreen):
                                   base=30, role="danger", bold=True))
         if not certs:
             box.add_widget(KLabel(text=self.t("no_certificates"), base=30, role="muted"))
+        add_offers(self, box)  # 告知承诺制: first, a commitment instead of a missing material
         for cert in certs:
             box.add_widget(self._tile(cert))
 
@@ -86,4 +88,4 @@ class CertificatesScreen(KioskScreen):
 
     def clear_personal(self) -> None:
         self.open_id = ""
-        self.ids.list.clear_widgets()
+        discard_children(self.ids.list)

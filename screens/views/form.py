@@ -64,15 +64,22 @@ class FormScreen(KioskScreen):
         prepared = self.data.prepared
         return {p.key: p for p in prepared.prefilled} if prepared is not None else {}
 
+    def _marker(self) -> tuple[int, str] | None:
+        """What the form is for (None: nothing to fill); a new one starts afresh."""
+        matter = self.data.matter
+        return (self.vm.session_no, matter.id) if matter is not None else None
+
+    def _initial_values(self) -> dict[str, str]:
+        return dict(self.journey.form_values())
+
     @safe
     def refresh(self) -> None:
-        d = self.data
-        if d.matter is None:
+        marker = self._marker()
+        if marker is None:
             return
-        marker = (self.vm.session_no, d.matter.id)
         if marker != self._loaded_for:
             self._loaded_for = marker
-            self.values = dict(self.journey.form_values())
+            self.values = self._initial_values()
             self.errors = {}
             self.regions, self._paths = {}, {}
             self.ids.ime.reset()
@@ -235,10 +242,13 @@ class FormScreen(KioskScreen):
             value = apply_key(value, key, 60)
         self._set_value(self.focus_key, value)
 
+    def _submit(self, values: dict[str, str]) -> dict[str, str]:
+        return dict(self.journey.submit_form(values))
+
     @safe
     def next_step(self) -> None:
         self.ids.ime.commit()
-        errors = self.journey.submit_form(dict(self.values))
+        errors = self._submit(dict(self.values))
         self.errors = dict(errors)
         if errors:
             first = next(iter(errors))

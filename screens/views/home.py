@@ -10,6 +10,7 @@ from kivy.uix.widget import Widget
 from screens.search import search
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
+from screens.views.bundle_base import BundleTiles
 from screens.widgets import Badge, KLabel, TapCard, apply_key
 
 
@@ -25,6 +26,7 @@ class HomeScreen(KioskScreen):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._last_blockers: dict[str, tuple[str, ...]] = {}
+        self._bundle_tiles = BundleTiles()
 
     def on_kv_post(self, base_widget: Any) -> None:
         self.attach_letter_keyboard(self.type_key)
@@ -59,6 +61,9 @@ class HomeScreen(KioskScreen):
         box = self.ids.matters
         box.clear_widgets()
         self._last_blockers = {}
+        if not self.query:  # 一件事一次办: the themed bundles above the matters
+            self._bundle_tiles.update(self.category)
+            box.add_widget(self._bundle_tiles)
         if vm.matters_error and not vm.matters:
             box.add_widget(KLabel(text=self.t("catalogue_unavailable"), role="danger", base=32))
             return

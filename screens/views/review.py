@@ -50,6 +50,8 @@ class ReviewScreen(KioskScreen):
                 tag = "✓ " + self.t("material_attached")
             elif a is not None and a.waived:
                 tag = "✓ " + self.t("material_waived")
+            elif material.id in d.commitments:  # 告知承诺制: replaced by the signed commitment
+                tag = "✓ " + self.t("material_committed")
             else:
                 tag = "● " + self.t("material_bring")
             mats.add_widget(KLabel(text=self.text_of(material.name), base=28))

@@ -16,28 +16,32 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Path, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kiosk.backend.bundles import Bundle
 from kiosk.backend.contract import (
     ApplicationReceipt,
     ApplicationRequest,
     Appointment,
+    AppointmentSlot,
     BackendError,
     CardIdentity,
     Certificate,
     Delivery,
     DocumentVerification,
+    Hall,
     Holder,
     Matter,
     NotFound,
     PayloadTooLarge,
     PreparedApplication,
     Rating,
+    SlotChoice,
     Unauthorized,
 )
 from kiosk.backend.credentials import CredentialStore
@@ -280,15 +284,50 @@ def create_app(service: PlatformService, credentials: CredentialStore,
     def list_matters(_k: Kiosk) -> list[Matter]:
         return service.list_matters()
 
+    @app.get(f"{API}/bundles", responses=ERRORS)
+    def list_bundles(_k: Kiosk) -> list[Bundle]:
+        """Themed bundles (一件事一次办) whose matters are all in the catalogue."""
+        from kiosk.backend.platform import bundles
+
+        return bundles.list_bundles(service.list_matters())
+
+    @app.get(f"{API}/bundles/{{bundle_id}}", responses=ERRORS)
+    def get_bundle(bundle_id: Annotated[str, Path(max_length=64)], _k: Kiosk) -> Bundle:
+        from kiosk.backend.platform import bundles
+
+        return bundles.get_bundle(service.list_matters(), bundle_id)
+
     @app.get(f"{API}/matters/{{matter_id}}/prepared", responses=ERRORS)
     def prepare_application(matter_id: Annotated[str, Path(max_length=64)], ref: Ref,
                             kiosk_id: Kiosk) -> PreparedApplication:
         return service.prepare_application(matter_id, ref, kiosk_id=kiosk_id)
 
+    @app.get(f"{API}/halls", responses=ERRORS)
+    def list_halls(_k: Kiosk, matter_id: Annotated[str | None, Query(max_length=64)] = None,
+                   district: Annotated[str | None, Query(max_length=40)] = None) -> list[Hall]:
+        return service.list_halls(matter_id, district)
+
+    @app.get(f"{API}/halls/{{hall_id}}/slots", responses=ERRORS)
+    def appointment_slots(hall_id: Annotated[str, Path(max_length=40)],
+                          matter_id: Annotated[str, Query(max_length=64)],
+                          _k: Kiosk) -> list[AppointmentSlot]:
+        return service.appointment_slots(hall_id, matter_id)
+
     @app.post(f"{API}/matters/{{matter_id}}/appointments", responses=ERRORS)
     def book_appointment(matter_id: Annotated[str, Path(max_length=64)], ref: Ref,
-                         kiosk_id: Kiosk) -> Appointment:
-        return service.book_appointment(matter_id, ref, kiosk_id=kiosk_id)
+                         kiosk_id: Kiosk, choice: SlotChoice | None = None) -> Appointment:
+        """Book the chosen slot (idempotent by its key); without a body, the first free
+        slot."""
+        return service.book_appointment(matter_id, ref, choice, kiosk_id=kiosk_id)
+
+    @app.get(f"{API}/holder/appointments", responses=ERRORS)
+    def list_appointments(ref: Ref, kiosk_id: Kiosk) -> list[Appointment]:
+        return service.list_appointments(ref, kiosk_id=kiosk_id)
+
+    @app.delete(f"{API}/holder/appointments/{{appointment_no}}", responses=ERRORS)
+    def cancel_appointment(appointment_no: Annotated[str, Path(max_length=32)], ref: Ref,
+                           kiosk_id: Kiosk) -> Appointment:
+        return service.cancel_appointment(appointment_no, ref, kiosk_id=kiosk_id)
 
     @app.post(f"{API}/applications", responses=ERRORS)
     def submit_application(request: ApplicationRequest, kiosk_id: Kiosk) -> ApplicationReceipt:

@@ -317,3 +317,69 @@ MATTERS: list[MatterSpec] = [
         rules=[{"rule": "certificate_valid", "type": HK_MO_PERMIT.code}],
         result_title=t("居住登记证明", "居住登記證明", "Residence registration proof")),
 ]
+
+
+# -- 告知承诺制 (a signed commitment instead of a missing material) --------------------------
+# Guangdong's commitment lists let a citizen sign a commitment instead of proving a condition
+# with a paper (the department checks afterwards and revokes on a false commitment). No demo
+# citizen holds these certificates, so the kiosk offers the commitment.
+NO_CRIMINAL_RECORD = CertType(_type_code("11100000000013338", "031"), "无犯罪记录证明")
+RESIDENCE_PROOF = CertType(_type_code("11100000MB0143553", "021"), "住所证明")
+CERT_TYPES.update({c.code: c for c in (NO_CRIMINAL_RECORD, RESIDENCE_PROOF)})
+
+COMMIT_NO_CRIME = t(
+    "本人郑重承诺：本人无故意犯罪记录，未受过剥夺政治权利的刑事处罚。本人知悉行政机关将对承诺"
+    "内容进行核查，如承诺不实，愿意承担相应法律责任，已取得的资格将被撤销。",
+    "本人鄭重承諾：本人無故意犯罪記錄，未受過剝奪政治權利的刑事處罰。本人知悉行政機關將對承諾"
+    "內容進行核查，如承諾不實，願意承擔相應法律責任，已取得的資格將被撤銷。",
+    "I solemnly declare that I have no record of an intentional crime and have never been "
+    "sentenced to deprivation of political rights. I know the authority will check this "
+    "declaration; if it is false, I accept the legal consequences and the qualification "
+    "granted will be revoked.")
+COMMIT_RESIDENCE = t(
+    "本人郑重承诺：本人在申报的居住地址有合法稳定住所并实际居住，所填信息真实有效。本人知悉"
+    "公安机关将核查居住情况，如承诺不实，愿意承担相应法律责任，所领证件将被注销。",
+    "本人鄭重承諾：本人在申報的居住地址有合法穩定住所並實際居住，所填信息真實有效。本人知悉"
+    "公安機關將核查居住情況，如承諾不實，願意承擔相應法律責任，所領證件將被註銷。",
+    "I solemnly declare that I have a lawful, stable residence at the address I state and "
+    "actually live there, and that what I filled in is true. I know the police will check "
+    "my residence; if this declaration is false, I accept the legal consequences and the "
+    "permit will be cancelled.")
+M_NO_CRIME = _mat("no_criminal_record", t("无犯罪记录证明", "無犯罪記錄證明",
+                                          "Proof of no criminal record"), NO_CRIMINAL_RECORD,
+                  commitment_allowed=True, commitment_version="GD-CN-WFZ-2024.1",
+                  commitment_text=COMMIT_NO_CRIME)
+M_RESIDENCE = _mat("residence_proof", t("合法稳定住所证明", "合法穩定住所證明",
+                                        "Proof of lawful residence"), RESIDENCE_PROOF,
+                   paper_allowed=False, commitment_allowed=True,
+                   commitment_version="GD-CN-JZ-2024.2", commitment_text=COMMIT_RESIDENCE)
+
+MATTERS += [
+    MatterSpec(
+        Matter(
+            id="teacher-qualification", name=t("教师资格认定", "教師資格認定",
+                                               "Teacher qualification"),
+            category="personal", department=t("佛山市南海区教育局", "佛山市南海區教育局",
+                                              "Nanhai Education Bureau"),
+            keywords=["教师", "资格", "承诺"],
+            conditions=t("通过教师资格考试、户籍或居住证在本区的申请人。",
+                         "通過教師資格考試、戶籍或居住證在本區的申請人。",
+                         "Applicants who passed the teacher examination and live here."),
+            fee=FREE, time_limit_days=20, materials=[M_ID, M_NO_CRIME],
+            fields=[_card("name", L_NAME), _card("id_number", L_ID), PHONE,
+                    _typed("school_level", t("任教学段", "任教學段", "School level"),
+                           input="choice", choices=["幼儿园", "小学", "初级中学", "高级中学"])],
+            approval=ApprovalMode.REVIEW, delivery=[Delivery.MAIL, Delivery.COUNTER]),
+        result_title=t("教师资格证书", "教師資格證書", "Teacher qualification certificate")),
+    MatterSpec(
+        Matter(
+            id="residence-permit", name=t("居住证申领", "居住證申領", "Residence permit"),
+            category="personal", department=DEPT_POLICE, keywords=["居住证", "居住", "承诺"],
+            conditions=t("在本区居住半年以上的非本市户籍人员。",
+                         "在本區居住半年以上的非本市戶籍人員。",
+                         "Non-local residents living in this district for six months."),
+            fee=FREE, time_limit_days=15, materials=[M_ID, M_RESIDENCE],
+            fields=[_card("name", L_NAME), _card("id_number", L_ID), PHONE],
+            approval=ApprovalMode.REVIEW, delivery=[Delivery.COUNTER, Delivery.MAIL]),
+        result_title=t("广东省居住证", "廣東省居住證", "Guangdong residence permit")),
+]

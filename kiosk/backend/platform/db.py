@@ -23,7 +23,23 @@ log = logging.getLogger(__name__)
 # columns added since the first schema: (table, column, DDL type); all nullable
 _ADDED_COLUMNS = (("holder_sessions", "kiosk_id", "VARCHAR(64)"),
                   ("applications", "session_ref", "VARCHAR(64)"),
-                  ("appointments", "session_ref", "VARCHAR(64)"))
+                  ("appointments", "session_ref", "VARCHAR(64)"),
+                  ("appointments", "hall_id", "VARCHAR(40)"),
+                  ("appointments", "window_no", "INTEGER"),
+                  ("appointments", "kiosk_id", "VARCHAR(64)"),
+                  ("appointments", "idempotency_key", "VARCHAR(64)"),
+                  ("appointments", "request_hash", "VARCHAR(64)"),
+                  ("appointments", "check_code", "VARCHAR(16)"),
+                  ("appointments", "booked_at", "TIMESTAMP"),
+                  ("appointments", "cancelled_at", "TIMESTAMP"))
+_OLD_SLOT = "uq_appointment_slot"  # every appointment, cancelled or not (before halls)
+_OPEN_SLOT = ("uq_appointment_open_slot",
+              "CREATE UNIQUE INDEX uq_appointment_open_slot ON appointments (counter, at) "
+              "WHERE cancelled_at IS NULL")
+_REQUEST = ("uq_appointment_request",
+            "CREATE UNIQUE INDEX uq_appointment_request ON appointments "
+            "(kiosk_id, idempotency_key)")
+_SET_ASIDE = "appointments_pre_halls"  # the old table while SQLite's copy is under way
 
 
 def database_url(db: str) -> str:
@@ -56,23 +72,60 @@ def make_engine(db: str, create: bool = True) -> Engine:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring a database made by an older version up to the current tables (additive only:
-    new nullable columns, the appointment slot uniqueness)."""
+    """Bring a database made by an older version up to the current tables (additive: new
+    nullable columns, the unique open slot, the unique booking request). The old rule that a
+    slot is unique even when cancelled is replaced; SQLite cannot drop a table's constraint,
+    so there the table is copied into the current one (resumed on the next start if cut)."""
+    _resume_copy(engine)
     tables = inspect(engine)
     with engine.begin() as conn:
         for table, column, ddl in _ADDED_COLUMNS:
             if column not in {c["name"] for c in tables.get_columns(table)}:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
-    names = {c["name"] for c in tables.get_unique_constraints("appointments")}
-    names |= {i["name"] for i in tables.get_indexes("appointments")}
-    if "uq_appointment_slot" not in names:
+    tables = inspect(engine)
+    constraints = {c["name"] for c in tables.get_unique_constraints("appointments")}
+    indexes = {i["name"] for i in tables.get_indexes("appointments")}
+    if _OLD_SLOT in constraints and engine.dialect.name == "sqlite":
+        _copy_table(engine)
+        return
+    for name, ddl in (_OPEN_SLOT, _REQUEST):
+        if name in indexes:
+            continue
         try:
             with engine.begin() as conn:
-                conn.execute(text("CREATE UNIQUE INDEX uq_appointment_slot "
-                                  "ON appointments (counter, at)"))
+                conn.execute(text(ddl))
         except IntegrityError:
             log.warning("appointments hold double-booked slots from an older version: "
                         "slot uniqueness is not enforced by this database")
+    with engine.begin() as conn:
+        if _OLD_SLOT in constraints:
+            conn.execute(text(f"ALTER TABLE appointments DROP CONSTRAINT {_OLD_SLOT}"))
+        elif _OLD_SLOT in indexes:
+            conn.execute(text(f"DROP INDEX {_OLD_SLOT}"))
+
+
+def _copy_table(engine: Engine) -> None:
+    """SQLite: set the old appointments table aside, create the current one, copy."""
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE appointments RENAME TO {_SET_ASIDE}"))
+        for index in inspect(conn).get_indexes(_SET_ASIDE):
+            conn.execute(text(f'DROP INDEX "{index["name"]}"'))
+    _resume_copy(engine)
+
+
+def _resume_copy(engine: Engine) -> None:
+    """Finish a copy of the set-aside appointments table (one transaction: copy and drop)."""
+    if not inspect(engine).has_table(_SET_ASIDE):
+        return
+    table = Base.metadata.tables["appointments"]
+    with engine.begin() as conn:
+        table.create(conn, checkfirst=True)
+        old = {c["name"] for c in inspect(conn).get_columns(_SET_ASIDE)}
+        columns = ", ".join(c.name for c in table.columns if c.name in old)  # the model's
+        copy = f"INSERT INTO appointments ({columns}) SELECT {columns} FROM {_SET_ASIDE}"  # noqa: S608
+        conn.execute(text(copy))
+        conn.execute(text(f"DROP TABLE {_SET_ASIDE}"))
+    log.info("appointments table brought to the current schema")
 
 
 def _private_database(path: Path) -> None:

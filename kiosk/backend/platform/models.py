@@ -14,11 +14,12 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
-    UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -128,11 +129,32 @@ class ApplicationRow(Base):
     result_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
+class HallRow(Base):
+    """A service hall taking appointments: its :class:`~kiosk.backend.platform.halls.HallSpec`
+    as JSON."""
+
+    __tablename__ = "halls"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# open appointments only: a cancelled one gives its place back
+OPEN = text("cancelled_at IS NULL")
+
+
 class AppointmentRow(Base):
-    """A counter appointment; the database keeps one appointment per counter and time."""
+    """A counter appointment. The database keeps one open appointment per counter (a hall's
+    window) and time, so a slot never takes more citizens than it has windows; a retried
+    booking finds its row by the kiosk and idempotency key."""
 
     __tablename__ = "appointments"
-    __table_args__ = (UniqueConstraint("counter", "at", name="uq_appointment_slot"),)
+    __table_args__ = (
+        Index("uq_appointment_open_slot", "counter", "at", unique=True,
+              sqlite_where=OPEN, postgresql_where=OPEN),
+        Index("uq_appointment_request", "kiosk_id", "idempotency_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     appointment_no: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
@@ -141,6 +163,15 @@ class AppointmentRow(Base):
     session_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     counter: Mapped[str] = mapped_column(String(60))
     at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # since halls (all NULL in rows from before)
+    hall_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    window_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kiosk_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    check_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    booked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class RatingRow(Base):

@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from kiosk.backend.platform import catalogue as cat
-from kiosk.backend.platform.models import CertificateRow, HolderRow, MatterRow
+from kiosk.backend.platform.bundles import seed_bundle_matters
+from kiosk.backend.platform.halls import HallSpec, load_halls
+from kiosk.backend.platform.models import CertificateRow, HallRow, HolderRow, MatterRow
 from kiosk.backend.platform.service import load_reference_photo
 from kiosk.identity.checks import certificate_identifier
 
@@ -42,8 +44,31 @@ def load_people(path: Path = CITIZENS_FILE) -> dict[str, Any]:
     return data
 
 
+def seed_halls(engine: Engine, halls: list[HallSpec] | None = None, *,
+               replace: bool = False) -> bool:
+    """Store the halls taking appointments (the demo halls by default) unless the database
+    has halls already (``replace``: swap them for these); True if it stored them."""
+    halls = load_halls() if halls is None else halls
+    with Session(engine) as s, s.begin():
+        if s.scalar(select(func.count()).select_from(HallRow)):
+            if not replace:
+                return False
+            s.execute(delete(HallRow))
+        for i, hall in enumerate(halls):
+            s.add(HallRow(id=hall.id, position=i, definition=hall.model_dump(mode="json")))
+    return True
+
+
 def seed_demo(engine: Engine, path: Path = CITIZENS_FILE, photos: bool = True) -> bool:
-    """Seed the demo data; False if the database already holds matters."""
+    """Seed the demo data (and the demo halls, if the database has none); False if the
+    database already holds matters."""
+    seed_halls(engine)
+    seeded = _seed_people(engine, path, photos)
+    seed_bundle_matters(engine)  # also into a catalogue seeded before bundles existed
+    return seeded
+
+
+def _seed_people(engine: Engine, path: Path, photos: bool) -> bool:
     with Session(engine) as s, s.begin():
         if s.scalar(select(func.count()).select_from(MatterRow)):
             return False

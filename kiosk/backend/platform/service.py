@@ -17,6 +17,8 @@ Authorization model (enforced here, in :meth:`PlatformService._resolve` and
   session that submitted it; anything else gets the answer an unknown number gets.
   Application numbers carry random digits, so they cannot be enumerated.
 - The identity check answers an unknown ID number like a known one with another name.
+- Appointments belong to the holder, reached through a live session of the kiosk that
+  opened it (:mod:`kiosk.backend.platform.booking`).
 - Every text accepted goes through :func:`kiosk.backend.platform.text.clean_text`.
 """
 
@@ -44,6 +46,7 @@ from kiosk.backend.contract import (
     ApplicationRequest,
     ApplicationState,
     Appointment,
+    AppointmentSlot,
     ApprovalMode,
     AttachedMaterial,
     CardIdentity,
@@ -52,6 +55,7 @@ from kiosk.backend.contract import (
     CertificateStatus,
     Delivery,
     DocumentVerification,
+    Hall,
     Holder,
     HolderKind,
     I18nText,
@@ -62,12 +66,14 @@ from kiosk.backend.contract import (
     PreparedApplication,
     Rating,
     Refused,
+    SlotChoice,
     Unavailable,
 )
+from kiosk.backend.platform import commitments as commit
 from kiosk.backend.platform.appointments import CHINA, AppointmentPolicy
+from kiosk.backend.platform.booking import AppointmentBook
 from kiosk.backend.platform.models import (
     ApplicationRow,
-    AppointmentRow,
     CertificateRow,
     DocumentCodeRow,
     HolderRow,
@@ -100,7 +106,6 @@ _APP_NO_DIGITS = 8
 _KEY_RE = re.compile(r"[A-Za-z0-9._:\-]{8,64}")
 _MATTER_RE = re.compile(r"[a-z0-9\-]{1,64}")
 _MAX_VALUE = 500
-_BOOKING_ATTEMPTS = 20
 _DOC_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 
@@ -155,6 +160,7 @@ class PlatformService:
         self.session_ttl = dt.timedelta(seconds=session_ttl_s)
         self.submit_grace = dt.timedelta(seconds=submit_grace_s)
         self.appointments = appointments or AppointmentPolicy()
+        self.booking = AppointmentBook(self)
         self._trusted = {ISSUER: signing_key.verify_key}
 
     # -- plumbing ------------------------------------------------------------------------
@@ -459,7 +465,8 @@ class PlatformService:
             materials.append(AttachedMaterial(
                 material_id=m.id, certificate_identifier=cert.identifier if cert else None,
                 waived=cert is not None))
-            if cert is None and m.required and m.certificate_type and not m.paper_allowed:
+            if (cert is None and m.required and m.certificate_type and not m.paper_allowed
+                    and not commit.waivable(matter, m.id)):  # else a commitment at submit
                 others = by_type.get(m.certificate_type, [])
                 state = self._status(others[-1][0]).value if others else "missing"
                 blocking.append(f"certificate_{state}:{m.id}")
@@ -506,7 +513,8 @@ class PlatformService:
             next_steps=next_steps(matter, state, Delivery(row.delivery)),
             # Ed25519 signatures are deterministic: the same receipt gets the same code
             verification_code=make_doc_code(self.signing_key, f"R{number}", "receipt",
-                                            issuer=ISSUER))
+                                            issuer=ISSUER),
+            committed_materials=commit.committed(row))
 
     def submit_application(self, request: ApplicationRequest, *,
                            kiosk_id: str) -> ApplicationReceipt:
@@ -564,6 +572,7 @@ class PlatformService:
                 raise Refused("; ".join(prepared.blocking), code="matter_blocked")
             form = self._validate_form(matter, prepared, req.form)
             attachments = self._validate_attachments(s, ctx, prepared, req.attachments)
+            commitments = commit.check(matter, prepared, req)  # 告知承诺制
             now = _naive(self._now())
             row = ApplicationRow(
                 idempotency_key=req.idempotency_key, request_hash=digest, matter_id=matter.id,
@@ -573,6 +582,7 @@ class PlatformService:
                 submitted_at=now, application_no=self._new_application_no(s))
             s.add(row)
             s.flush()
+            commit.record(s, row, commitments)
             s.add(DocumentCodeRow(code=f"R{row.application_no}", kind="receipt",
                                   title=matter.name["zh_CN"][:200], issued_at=now,
                                   subject=row.application_no))
@@ -743,50 +753,32 @@ class PlatformService:
                 fields=rows)
         return render_result(info)
 
-    def book_appointment(self, matter_id: str, holder_ref: str, *,
-                         kiosk_id: str) -> Appointment:
-        """The first free counter slot from the next working day on (opening hours of
-        :attr:`appointments`), at most ``max_open_per_holder`` open per holder. The database
-        keeps slots unique; a slot taken by a concurrent booking is retried with the next."""
-        for _ in range(_BOOKING_ATTEMPTS):
-            try:
-                return self._book(matter_id, holder_ref, kiosk_id)
-            except IntegrityError:
-                continue  # another booking took the slot (or number) first
-        raise Unavailable("appointment slots contended, try again", code="appointment_busy")
+    # -- appointments (kiosk.backend.platform.booking) -----------------------------------
+    def list_halls(self, matter_id: str | None = None,
+                   district: str | None = None) -> list[Hall]:
+        """The halls taking appointments (for ``matter_id``), ``district``'s first."""
+        return self.booking.list_halls(matter_id, district)
 
-    def _book(self, matter_id: str, holder_ref: str, kiosk_id: str) -> Appointment:
-        policy = self.appointments
-        with self._tx() as s:
-            _row, matter = self._matter(s, matter_id)
-            ctx = self._resolve(s, holder_ref, kiosk_id)
-            if Delivery.COUNTER not in matter.delivery and not matter.needs_original:
-                raise InvalidRequest("matter needs no counter", code="no_counter_needed")
-            # one booking of a holder at a time (PostgreSQL row lock; SQLite has one writer)
-            s.execute(select(HolderRow.id).where(HolderRow.id == ctx.holder.id)
-                      .with_for_update())
-            now = self._now()
-            open_count = s.scalar(select(func.count()).select_from(AppointmentRow).where(
-                AppointmentRow.holder_id == ctx.holder.id,
-                AppointmentRow.at > _naive(now))) or 0
-            if open_count >= policy.max_open_per_holder:
-                raise Refused(f"at most {policy.max_open_per_holder} open appointments",
-                              code="appointment_limit")
-            counter = f"南海区行政服务中心 {(sum(map(ord, matter.id)) % 20) + 1}号窗口"
-            start, end = policy.window(now)
-            taken = {_aware(t) for t in s.scalars(select(AppointmentRow.at).where(
-                AppointmentRow.counter == counter, AppointmentRow.at >= _naive(start),
-                AppointmentRow.at < _naive(end)))}
-            at = policy.free_slot(now, taken)
-            if at is None:
-                raise Refused("no free appointment slot", code="no_slot_available")
-            number = f"YY{at:%Y%m%d}{secrets.randbelow(10 ** 6):06d}"
-            s.add(AppointmentRow(appointment_no=number, matter_id=matter.id,
-                                 holder_id=ctx.holder.id, session_ref=ctx.session.ref,
-                                 counter=counter, at=_naive(at)))
-            s.flush()
-            return Appointment(appointment_no=number, matter_id=matter.id, counter=counter,
-                               at=at)
+    def appointment_slots(self, hall_id: str, matter_id: str) -> list[AppointmentSlot]:
+        """The coming slots of a hall for a matter, with the places left in each."""
+        return self.booking.slots(hall_id, matter_id)
+
+    def book_appointment(self, matter_id: str, holder_ref: str,
+                         choice: SlotChoice | None = None, *, kiosk_id: str) -> Appointment:
+        """Book the chosen slot (without ``choice``: the first free one at the first hall
+        taking the matter) for the holder; see :mod:`kiosk.backend.platform.booking`."""
+        return self.booking.book(matter_id, holder_ref, kiosk_id, choice)
+
+    def list_appointments(self, holder_ref: str, *, kiosk_id: str) -> list[Appointment]:
+        return self.booking.mine(holder_ref, kiosk_id)
+
+    def cancel_appointment(self, appointment_no: str, holder_ref: str, *,
+                           kiosk_id: str) -> Appointment:
+        return self.booking.cancel(appointment_no, holder_ref, kiosk_id)
+
+    def check_appointment(self, appointment_no: str, check_code: str) -> Appointment | None:
+        """The hall's check of a slip (back office): number and check code must match."""
+        return self.booking.check(appointment_no, check_code)
 
     def rate(self, rating: Rating, holder_ref: str, *, kiosk_id: str) -> None:
         """A satisfaction rating, through the session that submitted the application; the

@@ -1,0 +1,112 @@
+"""The bundle screens (一件事一次办, issue 17) in a real Kivy window under Xvfb, driven by
+simulated touches and the device simulators (the identity code on the scanner), one
+subprocess per language, in parallel (tests/screens/run_bundles.py). Every bundle screen in
+standard and elderly mode; screenshots: test-artifacts/screens/bundles/<lang>/."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "screens" / "bundles"
+LANGS = ("zh_CN", "zh_HK", "en")
+NEWBORN = ["newborn-birth-cert", "birth-registration", "newborn-medical-insurance",
+           "newborn-social-card"]
+REFUSED_WHY = {"zh_CN": "所需的电子证照无效", "zh_HK": "所需的電子證照無效",
+               "en": "A certificate it needs is not valid"}
+SCREENS = ("home-bundles", "overview", "form", "review", "receipt", "receipt-partial")
+
+
+@pytest.fixture(scope="module")
+def runs() -> dict[str, dict[str, Any]]:
+    procs = {}
+    for lang in LANGS:
+        out = ARTIFACTS / f"{lang}.json"
+        art = ARTIFACTS / lang
+        if art.exists():
+            for png in art.glob("*.png"):
+                png.unlink()
+        art.mkdir(parents=True, exist_ok=True)
+        out.unlink(missing_ok=True)
+        args = [sys.executable, "-m", "tests.screens.run_bundles", lang, str(out), str(art)]
+        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # always Xvfb
+        procs[lang] = (subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE), out)
+    results = {}
+    for lang, (proc, out) in procs.items():
+        try:
+            _, err = proc.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        data = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+        data.setdefault("ok", False)
+        data["stderr_tail"] = err.decode(errors="replace")[-2000:]
+        results[lang] = data
+    return results
+
+
+def _ok(run: dict[str, Any]) -> None:
+    detail = run.get("traceback") or run.get("error") or run["stderr_tail"]
+    assert run["ok"], (run.get("at"), detail[-1500:])  # the tail names the failing line
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_home_offers_bundles_and_asks_to_identify_first(runs: dict[str, Any],
+                                                        lang: str) -> None:
+    run = runs[lang]
+    _ok(run)
+    got = run["newborn"]
+    assert got["tiles"] == ["bundle:newborn", "bundle:retirement"]
+    assert got["asked_to_identify"] == "bundle_identify_first"
+    assert got["steps"] == NEWBORN  # the overview lists the steps in order
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_one_form_each_field_once_identifiers_masked(runs: dict[str, Any], lang: str) -> None:
+    run = runs[lang]
+    _ok(run)
+    got = run["newborn"]
+    assert sorted(got["fields"]) == sorted(set(got["fields"]))
+    assert {"name", "id_number", "child_name", "phone"} <= set(got["fields"])
+    assert "phone" not in got["readonly"] and "child_name" in got["readonly"]
+    assert got["id_whole_on_review"] is False and got["id_when_held"] is True
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_receipt_lists_each_matter_under_one_number(runs: dict[str, Any], lang: str) -> None:
+    run = runs[lang]
+    _ok(run)
+    got = run["newborn"]
+    assert got["outcome"] == "done" and got["number"].startswith("YJ-")
+    assert list(got["states"]) == NEWBORN and all(got["states"].values())
+    assert got["numbers_shown"] is True
+    assert got["view_after_finish"] == "" and got["leftovers"] == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_failed_matter_says_why_and_the_others_stand(runs: dict[str, Any],
+                                                       lang: str) -> None:
+    run = runs[lang]
+    _ok(run)
+    got = run["retirement"]
+    assert got["outcome"] == "partial"
+    assert got["back_to_form"] is True and got["kept_phone"] == "13900139000"
+    assert any(REFUSED_WHY[lang] in t for t in got["failed_texts"])
+    assert got["leftovers"] == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_bundle_screen_is_shot_standard_and_elderly(runs: dict[str, Any],
+                                                          lang: str) -> None:
+    _ok(runs[lang])
+    shots = {p.stem.split("-", 1)[1] for p in (ARTIFACTS / lang).glob("*.png")}
+    for name in SCREENS:
+        assert name in shots and f"{name}-elderly" in shots, name
