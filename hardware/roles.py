@@ -27,10 +27,12 @@ OutcomeState = Literal["completed", "aborted", "canceled", "timeout", "duplicate
 
 @dataclass(frozen=True)
 class Preview:
-    """The newest camera frame: a read-only view, valid until the next frame replaces it."""
+    """The newest camera frame: a read-only view, valid until the next frame replaces it;
+    ``at`` is when it was grabbed (``time.monotonic()``, 0 when unknown)."""
 
     seq: int
     frame: Frame
+    at: float = 0.0
 
 
 @dataclass(frozen=True)

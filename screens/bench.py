@@ -1,18 +1,34 @@
-"""Cold start benchmark of the UI: ``kiosk run`` to the attract screen (ready), under a private
-Xvfb when there is no display. Baseline in the same run: a minimal Kivy app opening its window
-and closing. Listed in ``kiosk.bench.registry`` like every benchmark module; it lives with the
-UI because it needs the UI's virtual display.
+"""Benchmarks of the UI, under a private Xvfb when there is no display. Listed in
+``kiosk.bench.registry`` like every benchmark module; they live with the UI because they need
+the UI's virtual display.
+
+- ``startup.ui``: cold start, ``kiosk run`` to the attract screen (ready). Baseline in the same
+  run: a minimal Kivy app opening its window and closing.
+- ``ui.mirror.fps`` / ``ui.mirror.latency``: the face screen's camera mirror
+  (:mod:`screens.mirror`) in a window the size of the screen tests' (720x1280), fed by the
+  camera over its simulator while a face check with liveness runs on the same camera (the
+  load the face screen has): frames shown per second against the camera's own frame rate in
+  the same run (the physical limit: the mirror cannot show more frames than the camera
+  grabs), and the latency from the camera's grab to the texture against one camera frame
+  period. One child process per run (Kivy opens one window per process):
+  ``python -m screens.bench mirror WIDTH HEIGHT CAMERA_FPS FRAMES FACE_CHECK``.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
+import threading
+import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
-from kiosk.bench.harness import BenchOptions, BenchResult, compare, sample
+from kiosk.bench.harness import BenchOptions, BenchResult, against_limit, compare, sample
 from kiosk.bench.startup import env_for, runner
 
 PLAIN_KIVY = """
@@ -49,4 +65,139 @@ def bench_ui(opts: BenchOptions) -> list[BenchResult]:
     return [compare("startup.ui", "ms", samples, "minimal kivy app", base)]
 
 
-BENCHMARKS = {"startup.ui": bench_ui}
+MIRROR_WINDOW = 30  # frames shown per measured window
+MIRROR_UNITS = 600  # the face screen's mirror width in layout units (1080 = the window)
+MIRROR_CAMERA_FPS = 30
+
+
+def _mirror_child(width: int, height: int, camera_fps: int, frames: int,
+                  face_check: bool) -> dict[str, Any]:
+    """In this process: a window with the mirror, the camera on its simulator, optionally a
+    face check looping on it; the mirror's frames shown, with their times."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(width))
+    Config.set("graphics", "height", str(height))
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.uix.floatlayout import FloatLayout
+
+    from hardware.base import Deadline
+    from hardware.camera.config import CameraConfig
+    from hardware.camera.factory import create
+    from hardware.context import DeviceContext
+    from hardware.sim import faces
+    from screens.mirror import CameraMirror, camera_source
+
+    ctx = DeviceContext()
+    camera = create(CameraConfig(source="sim://faces?holder=chen", fps=camera_fps), ctx)
+    camera.start(lambda _event: None)
+    stop = threading.Event()
+    checks: list[bool] = []
+
+    def check_loop() -> None:
+        from kiosk.face.check import FaceCheck
+        from kiosk.face.config import FaceConfig
+
+        reference = faces.reference_jpeg("chen")
+        while not stop.is_set():
+            result = FaceCheck(FaceConfig()).run(camera.frames(), reference,
+                                                 Deadline(20, stop), camera.on_challenge)
+            checks.append(result.match)
+
+    out: dict[str, Any] = {}
+    mw = round(MIRROR_UNITS * width / 1080)
+
+    class MirrorApp(App):
+        def build(self) -> Any:
+            root = FloatLayout()
+            self.mirror = CameraMirror(size_hint=(None, None), size=(mw, round(mw * 4 / 3)),
+                                       pos_hint={"center_x": 0.5, "center_y": 0.5})
+            root.add_widget(self.mirror)
+            self.started = time.monotonic()
+            Clock.schedule_once(lambda _dt: self.mirror.start(camera_source(camera)), 0.2)
+            Clock.schedule_interval(self.done, 0.25)
+            return root
+
+        def done(self, _dt: float) -> None:
+            shown = self.mirror.stats.window()
+            if len(shown) < frames + 10 and time.monotonic() - self.started < 120:
+                return
+            shown = shown[10:]  # the first frames while the window settles
+            out["windows"] = [
+                {"fps": (len(w) - 1) / (w[-1].flipped_at - w[0].flipped_at),
+                 "camera_fps": (w[-1].seq - w[0].seq) / (w[-1].grabbed_at - w[0].grabbed_at)}
+                for w in (shown[i:i + MIRROR_WINDOW]
+                          for i in range(0, len(shown) - MIRROR_WINDOW + 1, MIRROR_WINDOW))
+                if w[-1].flipped_at > w[0].flipped_at and w[-1].grabbed_at > w[0].grabbed_at]
+            out["texture_ms"] = [(s.blitted_at - s.grabbed_at) * 1000 for s in shown]
+            out["screen_ms"] = [(s.flipped_at - s.grabbed_at) * 1000 for s in shown]
+            out["summary"] = self.mirror.stats.summary()
+            self.mirror.stop()
+            self.stop()
+
+    worker = threading.Thread(target=check_loop, name="face-check", daemon=True)
+    try:
+        if face_check:
+            worker.start()
+        MirrorApp().run()
+    finally:
+        stop.set()
+        if face_check:
+            worker.join(timeout=30)
+        camera.close()
+        ctx.sims.close()
+    out["face_checks"] = len(checks)
+    out["face_matches"] = sum(checks)
+    return out
+
+
+def run_mirror(width: int = 720, height: int = 1280, camera_fps: int = MIRROR_CAMERA_FPS,
+               frames: int = 120, face_check: bool = True) -> dict[str, Any]:
+    """One measured run of the mirror in its own process (and display)."""
+    with tempfile.TemporaryDirectory() as tmp, _display():
+        out = Path(tmp) / "mirror.json"
+        args = [sys.executable, "-m", "screens.bench", "mirror", str(width), str(height),
+                str(camera_fps), str(frames), "1" if face_check else "0", str(out)]
+        subprocess.run(args, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=300)
+        data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return data
+
+
+def bench_mirror(opts: BenchOptions) -> list[BenchResult]:
+    frames = MIRROR_WINDOW * (3 if opts.quick else 6)
+    got = run_mirror(frames=frames)
+    windows = got["windows"]
+    fps = [w["fps"] for w in windows]
+    camera = [w["camera_fps"] for w in windows]
+    period_ms = 1000.0 / statistics.median(camera)
+    extra = {"window_px": "720x1280", "camera_fps_configured": MIRROR_CAMERA_FPS,
+             "face_check": True, "face_checks": got["face_checks"],
+             "screen_ms_median": statistics.median(got["screen_ms"]),
+             "replaced": got["summary"]["replaced"], "frames_per_window": MIRROR_WINDOW}
+    # higher is better for the frame rate: ratio = mirror / camera (1.0 shows every frame)
+    return [compare("ui.mirror.fps", "fps", fps, "camera simulator frame rate", camera,
+                    goal_fps=15, **extra),
+            against_limit("ui.mirror.latency", "ms", got["texture_ms"],
+                          "one camera frame period", period_ms, **extra)]
+
+
+BENCHMARKS = {"startup.ui": bench_ui, "ui.mirror": bench_mirror}
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) == 7 and argv[0] == "mirror":
+        w, h, fps, frames, check, out = argv[1:]
+        result = _mirror_child(int(w), int(h), int(fps), int(frames), check == "1")
+        Path(out).write_text(json.dumps(result), encoding="utf-8")
+        return 0
+    print("usage: python -m screens.bench mirror WIDTH HEIGHT CAMERA_FPS FRAMES FACE_CHECK OUT",
+          file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

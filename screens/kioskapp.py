@@ -22,6 +22,12 @@ from screens.i18n import tr
 from screens.lockdown import CornerTaps, is_escape_key
 from screens.viewmodel import ViewModel, safe
 from screens.views import SERVICE_SCREENS, load_screen
+from screens.views.appointment_base import SCREEN_OF_STEP
+from screens.views.appointment_base import STATES as APPOINTMENT_STATES
+from screens.views.bundle_base import SCREEN_OF_STEP as BUNDLE_SCREEN_OF_STEP
+from screens.views.bundle_base import STATES as BUNDLE_STATES
+from screens.views.commitment import SCREEN as COMMITMENT_SCREEN
+from screens.views.commitment import STATES as COMMITMENT_STATES
 from screens.widgets import KButton  # noqa: F401  (registers the widgets with Kivy's Factory)
 
 log = logging.getLogger("screens.app")
@@ -111,6 +117,15 @@ class KioskApp(App):
 
             self.diag = attach(core)
         self.gate_status: Any = self.diag.gate.status()
+        # opening hours and the display's dimming (kiosk.appliance.opening): given by the
+        # composition root or a test (core.hours_gate), or built here for this app
+        self.hours: Any = getattr(core, "hours_gate", None)
+        self._own_hours = self.hours is None
+        if self.hours is None:
+            from kiosk.appliance.opening import attach_hours
+
+            self.hours = attach_hours(core)
+        self.hours_status: Any = self.hours.status()
         self._oos_session: int | None = None  # the journey under way when service stopped
         self._diag_unsubscribe: list[Any] = []
         self.frames = FrameMonitor()
@@ -137,7 +152,7 @@ class KioskApp(App):
         root = KioskRoot()
         self.root_widget = root
         self._build_langbar(root)
-        root.ids.bottombar.children[1].bind(on_release=safe(lambda *_: self.vm.journey.back()))
+        root.ids.bottombar.children[1].bind(on_release=safe(lambda *_: self._back()))
         root.ids.bottombar.children[0].bind(on_release=safe(lambda *_: self.vm.journey.cancel()))
         self.banner = MessageBanner()
         self.busy_overlay = BusyOverlay()
@@ -151,6 +166,12 @@ class KioskApp(App):
         vm.bind(on_wiped=lambda *_: self._wipe_screens())
         vm.bind(matters=lambda *_: (self._refresh_if("home"), self._refresh_if("attract")))
         vm.bind(enterprise_ok=lambda *_: self._refresh_if("consent"))
+        vm.bind(appointment_step=lambda *_: self.show_state(vm.state),
+                appointment_rev=lambda *_: self._refresh_appointment())
+        vm.bind(bundle_step=lambda *_: self.show_state(vm.state),
+                bundle_rev=lambda *_: self._refresh_bundle())
+        vm.bind(commitment_step=lambda *_: self.show_state(vm.state),
+                commitment_rev=lambda *_: self._refresh_commitment())
         Window.bind(on_resize=lambda _w, width, _h: setattr(vm, "u", width / 1080.0))
         return root
 
@@ -166,7 +187,9 @@ class KioskApp(App):
             self.diag.gate.subscribe(
                 lambda status: Clock.schedule_once(lambda _dt: self._on_gate(status), 0)),
             self.diag.maintenance.subscribe(
-                lambda event: Clock.schedule_once(lambda _dt: self._on_maintenance(event), 0))]
+                lambda event: Clock.schedule_once(lambda _dt: self._on_maintenance(event), 0)),
+            self.hours.subscribe(
+                lambda status: Clock.schedule_once(lambda _dt: self._on_hours(status), 0))]
         if cfg.profile == "simulation" and cfg.ui.simulation_dock:
             from screens.dock import install_dock
 
@@ -204,6 +227,8 @@ class KioskApp(App):
             unsubscribe()
         if self._own_diag and self.diag is not None:
             self.diag.close()
+        if self._own_hours and self.hours is not None:
+            self.hours.close()
 
     # -- lockdown --------------------------------------------------------------------------
     def _on_request_close(self, *_args: Any, **_kw: Any) -> bool:
@@ -224,6 +249,7 @@ class KioskApp(App):
     def _on_any_touch(self, window: Any, touch: Any) -> bool:
         try:
             self.vm.core.journey.touch()
+            self.hours.touch()  # a dimmed display brightens
             maintenance = self.diag.maintenance
             if maintenance.active:
                 maintenance.touch()
@@ -250,6 +276,11 @@ class KioskApp(App):
         self.show_state(self.vm.state)
         self._refresh_if_service("out_of_service")
 
+    def _on_hours(self, status: Any) -> None:
+        self.hours_status = status
+        self.show_state(self.vm.state)
+        self._refresh_if_service("closed")
+
     def _on_maintenance(self, event: Any) -> None:
         if event.kind in ("prompt", "opened", "ended"):
             self.show_state(self.vm.state)
@@ -259,8 +290,9 @@ class KioskApp(App):
 
     def service_screen(self) -> str | None:
         """The screen shown instead of the journey's, if any: maintenance, the technician
-        prompt, or out of service (at the attract screen, or for a journey that started
-        while the kiosk was out of service)."""
+        prompt, out of service (at the attract screen, or for a journey that started
+        while the kiosk was out of service), or closed (outside the opening hours, but not
+        over the session under way at closing time within its grace)."""
         maintenance = self.diag.maintenance
         if maintenance.active:
             return "maintenance"
@@ -270,6 +302,11 @@ class KioskApp(App):
             under_way = self.vm.state != "attract" and self.vm.session_no == self._oos_session
             if not under_way:
                 return "out_of_service"
+        hours = self.hours_status  # out of service first: see screens/views/closed.py
+        if hours.closed:
+            under_way = self.vm.state != "attract" and self.vm.session_no == hours.grace_session
+            if not under_way:
+                return "closed"
         return None
 
     def _refresh_if_service(self, name: str) -> None:
@@ -292,7 +329,8 @@ class KioskApp(App):
         root = self.root_widget
         if root is None:
             return
-        state = self.service_screen() or state
+        state = (self.service_screen() or self.appointment_screen(state)
+                 or self.bundle_screen(state) or self.commitment_screen(state) or state)
         if state in SERVICE_SCREENS and root.ids.sm.current == state:
             return  # shown already (a gate or maintenance event): it keeps its own state
         self.frames.mark_load()
@@ -300,7 +338,9 @@ class KioskApp(App):
         scr.refresh()
         root.ids.sm.current = state
         root.show_nav = state not in NO_NAV_STATES and state not in SERVICE_SCREENS
-        root.can_back = state in BACK_STATES
+        root.can_back = (state in BACK_STATES or state in SCREEN_OF_STEP.values()
+                         or state in BUNDLE_SCREEN_OF_STEP.values()
+                         or state == COMMITMENT_SCREEN)
         root.technician = state in ("technician", "maintenance")
         self._sync_overlays()
         spoken = scr.spoken_text()
@@ -308,6 +348,57 @@ class KioskApp(App):
             self.vm.say(spoken)
         if state == "attract":
             Clock.schedule_once(self._mark_ready, 0)
+
+    # -- counter appointments (kiosk.session.appointments) ----------------------------------
+    def appointment_screen(self, state: str) -> str | None:
+        """The appointment screen shown over home or result while the flow is open."""
+        step = self.vm.appointment_step
+        return SCREEN_OF_STEP.get(step) if step and state in APPOINTMENT_STATES else None
+
+    def _refresh_appointment(self) -> None:
+        root = self.root_widget
+        name = self.appointment_screen(self.vm.state)
+        if root is not None and name and root.ids.sm.current == name and name in self.screens:
+            self.frames.mark_load()
+            safe(self.screens[name].refresh)()
+
+    # -- themed bundles (kiosk.session.bundles) ----------------------------------------------
+    def bundle_screen(self, state: str) -> str | None:
+        """The bundle screen shown over home while the flow is open."""
+        step = self.vm.bundle_step
+        return BUNDLE_SCREEN_OF_STEP.get(step) if step and state in BUNDLE_STATES else None
+
+    def _refresh_bundle(self) -> None:
+        root = self.root_widget
+        name = self.bundle_screen(self.vm.state)
+        if root is not None and name and root.ids.sm.current == name and name in self.screens:
+            self.frames.mark_load()
+            safe(self.screens[name].refresh)()
+
+    # -- signed commitments (kiosk.session.commitments) --------------------------------------
+    def commitment_screen(self, state: str) -> str | None:
+        """The commitment screen, shown over certificates while its flow is open."""
+        return COMMITMENT_SCREEN if self.vm.commitment_step and state in COMMITMENT_STATES \
+            else None
+
+    def _refresh_commitment(self) -> None:
+        root = self.root_widget
+        name = self.commitment_screen(self.vm.state)
+        if root is not None and name and root.ids.sm.current == name and name in self.screens:
+            self.frames.mark_load()
+            safe(self.screens[name].refresh)()
+
+    def _back(self) -> None:
+        """The back button: one step back in the appointment flow, else in the journey."""
+        journey = self.vm.journey
+        if self.commitment_screen(self.vm.state):
+            journey.commitments.close()  # back to the certificates, nothing kept
+        elif self.appointment_screen(self.vm.state):
+            journey.appointments.back()
+        elif self.bundle_screen(self.vm.state):
+            journey.bundles.back()
+        else:
+            journey.back()
 
     def _refresh_if(self, state: str) -> None:
         if self.vm.state == state and state in self.screens:
@@ -318,6 +409,12 @@ class KioskApp(App):
         root = self.root_widget
         if root is not None and root.ids.sm.current in SERVICE_SCREENS:
             self._refresh_if_service(root.ids.sm.current)
+        elif self.appointment_screen(self.vm.state):
+            self._refresh_appointment()
+        elif self.bundle_screen(self.vm.state):
+            self._refresh_bundle()
+        elif self.commitment_screen(self.vm.state):
+            self._refresh_commitment()
         else:
             self._refresh_if(self.vm.state)
 
@@ -340,7 +437,9 @@ class KioskApp(App):
     def speak_instruction(self, before: str = "") -> None:
         """Speak (elderly mode) ``before`` and then the current screen's main instruction,
         as one utterance so neither cuts the other off."""
-        scr = self.screens.get(self.vm.state)
+        scr = self.screens.get(self.appointment_screen(self.vm.state)
+                               or self.bundle_screen(self.vm.state)
+                               or self.commitment_screen(self.vm.state) or self.vm.state)
         spoken = safe(scr.spoken_text)() if scr is not None else ""
         text = " ".join(t for t in (before, spoken) if t)
         if text:

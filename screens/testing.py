@@ -41,6 +41,24 @@ class DriverError(AssertionError):
     """A step did not happen in time (the message says where the UI was)."""
 
 
+# the counters that show a device served a request: a card read (or a read that failed), a
+# code read or refused, frames handed to a face check, a print job; not idle polling or
+# frame grabbing. A name ending in "_" is a prefix.
+SERVED = {"idcard": ("reads", "errors", "checksum_errors", "partial_frames", "endless_streams"),
+          "qr": ("reads", "duplicates", "rejected_"),
+          "camera": ("served",),
+          "printer": ("prints", "prints_")}
+# taps that mean the kiosk is to use a device next
+DEVICE_TAPS = {"face_agree": "camera", "deliver:print": "printer"}
+
+
+@dataclass(frozen=True)
+class _Meant:
+    device: str
+    why: str
+    served: int  # the device's served count when the driver meant to use it
+
+
 @dataclass(frozen=True)
 class DemoCard:
     """An IdCardData-like value for ``journey.handle_card`` when no reader is present."""
@@ -121,6 +139,7 @@ class KioskDriver:
         self._holding = False
         self.exposed: list[str] = []  # "<needle tail> on <screen>": shown whole, not held
         self.revealed: list[str] = []  # the same, while a reveal button was held
+        self._meant: list[_Meant] = []  # device paths the driver meant a journey to use
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> KioskDriver:
@@ -183,8 +202,48 @@ class KioskDriver:
     def __enter__(self) -> KioskDriver:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(self, et: type[BaseException] | None, *exc: object) -> None:
+        try:
+            if et is None:
+                self.assert_devices_used()
+        finally:
+            self.stop()
+
+    # -- the device paths the journeys meant to use --------------------------------------
+    def served(self, device: str) -> int:
+        """How many requests ``device`` served so far (its :data:`SERVED` counters)."""
+        slot = self.core.devices[device]
+        counters = dict(slot.device.counters) if slot.device is not None else {}
+        names = SERVED[device]
+        return sum(n for k, n in counters.items()
+                   if any(k.startswith(p) if p.endswith("_") else k == p for p in names))
+
+    def _mean(self, device: str, why: str) -> None:
+        self._meant.append(_Meant(device, why, self.served(device)))
+
+    def device_use(self) -> dict[str, dict[str, Any]]:
+        """Per device: how often the driver meant it to be used, how many requests it served
+        since, and which of those meanings it never served (before the next one)."""
+        out: dict[str, dict[str, Any]] = {}
+        for device in SERVED:
+            meant = [m for m in self._meant if m.device == device]
+            if not meant:
+                continue
+            now = self.served(device)
+            ends = [m.served for m in meant[1:]] + [now]
+            unused = [m.why for m, end in zip(meant, ends, strict=True) if end <= m.served]
+            out[device] = {"meant": len(meant), "served": now - meant[0].served,
+                           "unused": unused}
+        return out
+
+    def assert_devices_used(self) -> None:
+        """DriverError when a device the driver meant a journey to use (a card placed on the
+        reader, a code shown to the scanner, a face check agreed to, a print chosen) served
+        nothing before the next such step: a journey that went around it."""
+        unused = [f"{device} ({', '.join(use['unused'])})"
+                  for device, use in self.device_use().items() if use["unused"]]
+        if unused:
+            raise DriverError("device paths meant but never used: " + "; ".join(unused))
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -203,6 +262,13 @@ class KioskDriver:
     def screen(self) -> str:
         """The name of the screen shown now."""
         return str(self.app.root_widget.ids.sm.current)
+
+    @property
+    def busy_shown(self) -> bool:
+        """The busy overlay covers the screen (taps wait). The face screen shows its own
+        progress while the kiosk works: the citizen can still use it then."""
+        overlay = self.app.busy_overlay
+        return bool(self.vm.busy) and overlay is not None and overlay.parent is not None
 
     @property
     def message(self) -> str:
@@ -340,7 +406,7 @@ class KioskDriver:
         found: list[Any] = []
 
         def ready() -> bool:
-            if self.vm.busy:
+            if self.busy_shown:
                 return False
             widget = self.find(target)
             if widget is not None:
@@ -367,6 +433,8 @@ class KioskDriver:
             last = pos
             self.pump()
         x, y = widget.to_window(*widget.center)
+        if target in DEVICE_TAPS and self.core.devices[DEVICE_TAPS[target]].device is not None:
+            self._mean(DEVICE_TAPS[target], target)
         self.tap_at(x, y)
         if in_scroll:  # a ScrollView releases a short tap to its child ~0.2 s later
             self.advance(0.3)
@@ -438,11 +506,18 @@ class KioskDriver:
         return self.core.simulation
 
     def insert_card(self, key: str) -> str:
-        """Place demo card ``key``; returns 'simulator' or 'journey' (no reader present)."""
+        """Place demo card ``key`` on the simulated reader ('simulator'), or hand it to the
+        journey when the kiosk has no reader configured at all ('journey'). A reader that is
+        configured but not simulated (a real port) is a DriverError: the card would go
+        around the reader path the test means to exercise."""
         sim = self.sim
         if sim is not None and sim.has("idcard"):
+            self._mean("idcard", f"card {key}")
             sim.insert_card(key)
             return "simulator"
+        if self.core.cfg.idcard.enabled:
+            raise DriverError("a card reader is configured but no simulator serves it: "
+                              "the driver does not hand the card to the journey past it")
         self.journey.handle_card(demo_card(key))
         return "journey"
 
@@ -459,8 +534,12 @@ class KioskDriver:
             raise DriverError("the backend cannot issue identity codes")
         code = sim.issue_code(number)
         if sim.has("qr"):
+            self._mean("qr", f"code of {key}")
             sim.scan(code)
             return "simulator"
+        if self.core.cfg.qr.enabled:
+            raise DriverError("a code scanner is configured but no simulator serves it: "
+                              "the driver does not hand the code to the journey past it")
         self.journey.handle_code(code)
         return "journey"
 

@@ -94,6 +94,15 @@ class ViewModel(EventDispatcher):
     matters_error = StringProperty("")
     # set by the enterprise step (the USCC is the enterprise's, shown back to the person)
     enterprise_ok = BooleanProperty(False)
+    # the counter-appointment flow: its step ('' closed) and a change count (its data)
+    appointment_step = StringProperty("")
+    appointment_rev = NumericProperty(0)
+    # the bundle flow (一件事一次办): its step ('' closed) and a change count (its data)
+    bundle_step = StringProperty("")
+    bundle_rev = NumericProperty(0)
+    # the commitment flow (告知承诺制): its step ('' closed) and a change count
+    commitment_step = StringProperty("")
+    commitment_rev = NumericProperty(0)
     core = ObjectProperty(None, allownone=True)
 
     __events__ = ("on_transition", "on_notice", "on_wiped")
@@ -168,6 +177,9 @@ class ViewModel(EventDispatcher):
             self.busy_text = ""
             self.progress_text = ""
             self.enterprise_ok = False
+            self.appointment_step = ""
+            self.commitment_step = ""
+            self.bundle_step = ""
             self.dismiss_message()
             self.warning = False
             if transition.target.value == "attract":
@@ -208,6 +220,15 @@ class ViewModel(EventDispatcher):
                 self.progress_text = ""
         elif notice.kind == "progress":
             self.progress_text = tr(notice.key, self.lang)
+        elif notice.kind == "commitment":
+            self.commitment_rev += 1
+            self.commitment_step = self.journey.commitments.view().step.value
+        elif notice.kind == "appointment":
+            self.appointment_rev += 1
+            self.appointment_step = notice.key
+        elif notice.kind == "bundle":
+            self.bundle_rev += 1
+            self.bundle_step = notice.key
         elif notice.kind in _BANNER_KINDS:
             if notice.key == "card_removed" and self.core.session.data.holder is None:
                 return  # nobody's session holds that card: nothing to tell
@@ -328,6 +349,17 @@ class ViewModel(EventDispatcher):
             Clock.schedule_once(apply, 0)
 
         threading.Thread(target=work, name="matters", daemon=True).start()
+
+    def camera_preview(self) -> Callable[[int, float], Any] | None:
+        """The camera's frames for the face screen's mirror (``screens.mirror.camera_source``:
+        read on the mirror's worker, never the UI thread), or None without a camera."""
+        devices = getattr(self.core, "devices", None)
+        camera = devices.camera if devices is not None else None
+        if camera is None:
+            return None
+        from screens.mirror import camera_source
+
+        return camera_source(camera)
 
     def blockers(self, matter: Any) -> list[str]:
         try:

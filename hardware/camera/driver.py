@@ -133,14 +133,29 @@ class CameraDevice(Device):
                     return None
                 self._cond.wait(left)
             self._taken = self._seq
-            return self._frame.copy()
+            frame = self._frame.copy()
+        self.count("served")  # frames handed to face checks, decoders, tests (not previews)
+        return frame
 
     def preview(self) -> Preview | None:
         """The newest frame without waiting (for the UI's preview; never blocks on I/O)."""
         with self._cond:
             if self._frame is None:
                 return None
-            return Preview(self._seq, self._frame)
+            return Preview(self._seq, self._frame, self._last_at)
+
+    def wait_preview(self, after: int, timeout: float) -> Preview | None:
+        """The newest frame once one newer than frame number ``after`` is there (waits up to
+        ``timeout``, then None): the UI's mirror on its worker wakes once per frame instead
+        of polling; like :meth:`preview`, it takes nothing from the face check's frames."""
+        end = time.monotonic() + timeout
+        with self._cond:
+            while self._frame is None or self._seq <= after:
+                left = end - time.monotonic()
+                if left <= 0 or self._stop.is_set():
+                    return None
+                self._cond.wait(left)
+            return Preview(self._seq, self._frame, self._last_at)
 
     def frames(self, timeout: float = 0.5) -> Callable[[], Frame | None]:
         """A ``frames()`` callable for FaceVerifier.verify / LivenessChecker.run."""

@@ -31,7 +31,8 @@ from hardware.sim.control import ControlError, ControlServer, Reply
 from hardware.sim.faces import Pose
 from hardware.sim.url import FAULTS, SimUrl
 
-_TARGETS = {"turn_left": Pose(yaw=-1.0), "turn_right": Pose(yaw=1.0),
+# the citizen's own left and right (Pose.yaw > 0: the nose to the frame's right, their left)
+_TARGETS = {"turn_left": Pose(yaw=1.0), "turn_right": Pose(yaw=-1.0),
             "come_closer": Pose(scale=1.35)}
 _CACHE = 48  # rendered frames kept (an idle person cycles through a few poses)
 

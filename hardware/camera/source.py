@@ -5,6 +5,7 @@ for longer than about one frame period plus the device's own latency."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,14 +33,22 @@ class FrameSource(Protocol):
 
 
 class _Paced:
-    """Pacing at the configured fps for sources that are not a real clock."""
+    """Pacing at the configured fps for sources that are not a real clock: frames are due
+    one period apart whatever producing one took (a simulator's render); a source that fell
+    behind is paced again from now, without a burst to catch up."""
 
     def __init__(self, fps: int) -> None:
         self.period = 1.0 / fps
         self.stop = threading.Event()
+        self._due = 0.0
 
     def wait(self) -> bool:
-        return not self.stop.wait(self.period)
+        now = time.monotonic()
+        due = self._due + self.period if self._due else now + self.period
+        if due < now:
+            due = now
+        self._due = due
+        return not self.stop.wait(max(0.0, due - now))
 
 
 class SimSource(_Paced):

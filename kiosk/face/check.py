@@ -9,6 +9,10 @@
    that did the challenges.
 3. The decision fuses ``cfg.frames`` encodings (``cfg.fusion``) against ``cfg.threshold``,
    taking more frames after the challenges if the rests did not give enough.
+
+What the citizen in front of the camera should be told goes to ``on_feedback`` as
+:class:`FaceFeedback` events, on every change: the last frame's quality gate, the challenge
+shown, progress.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 
 from hardware.base import Deadline
 from kiosk.face.config import FaceConfig
-from kiosk.face.liveness import LivenessChecker, geometry
+from kiosk.face.liveness import PER_ATTEMPT, LivenessChecker, geometry
 from kiosk.face.verify import (
     Encoding,
     FaceAnalysis,
@@ -32,6 +36,38 @@ from kiosk.face.verify import (
 )
 
 FRONTAL_YAW = 0.06  # |yaw cue| of a frame worth encoding (eye distances)
+
+
+@dataclass(frozen=True)
+class FaceFeedback:
+    """What the face screen shows now (no personal data): ``gate`` is the last frame's
+    quality gate (``ok`` or one of :data:`~kiosk.face.verify.GATE_CODES`), ``challenge`` the
+    liveness challenge shown (None between challenges), ``step`` of ``steps`` the progress
+    (each challenge passed, then the decision)."""
+
+    gate: str
+    challenge: str | None
+    step: int
+    steps: int
+
+
+class _Teller:
+    """Sends a :class:`FaceFeedback` whenever what it says changes."""
+
+    def __init__(self, sink: Callable[[FaceFeedback], None] | None, steps: int) -> None:
+        self.sink = sink
+        self.last: FaceFeedback | None = None
+        self.gate, self.challenge, self.step, self.steps = "", None, 0, steps
+
+    def update(self, **changes: Any) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
+        if self.sink is None or not self.gate:
+            return
+        fb = FaceFeedback(self.gate, self.challenge, self.step, self.steps)
+        if fb != self.last:
+            self.last = fb
+            self.sink(fb)
 
 
 @dataclass(frozen=True)
@@ -56,8 +92,23 @@ class FaceCheck:
 
     def run(self, frames: Callable[[], Any], reference_jpeg: bytes | bytearray,
             deadline: Deadline, on_challenge: Callable[[str | None], None] | None = None,
-            on_progress: Callable[[str], None] | None = None) -> CheckResult:
+            on_progress: Callable[[str], None] | None = None,
+            on_feedback: Callable[[FaceFeedback], None] | None = None) -> CheckResult:
         t0 = time.perf_counter()
+        teller = _Teller(on_feedback, (PER_ATTEMPT if self.cfg.liveness else 0) + 1)
+        told = on_progress or (lambda _s: None)
+
+        def progress(step: str) -> None:  # the decision's gates ("face_ok": a usable frame)
+            told(step)
+            teller.update(gate="ok" if step == "face_ok" else step)
+
+        def challenge(shown: str | None) -> None:
+            if on_challenge is not None:
+                on_challenge(shown)
+            teller.update(challenge=shown, step=self.liveness.passed)
+
+        def gate(code: str) -> None:
+            teller.update(gate=code, step=self.liveness.passed)
         timings: dict[str, float] = {}
         ref = self.verifier.reference(reference_jpeg)
         timings["reference_ms"] = (time.perf_counter() - t0) * 1000
@@ -78,7 +129,7 @@ class FaceCheck:
                         pass
 
                 t1 = time.perf_counter()
-                live = self.liveness.run(frames, deadline, on_challenge, on_frame)
+                live = self.liveness.run(frames, deadline, challenge, on_frame, gate)
                 timings["liveness_ms"] = (time.perf_counter() - t1) * 1000
                 timings["liveness_frames"] = float(self.liveness.frames_seen)
                 if self.liveness.challenge_time > 0:
@@ -89,9 +140,12 @@ class FaceCheck:
                         "liveness_failed")
                     return CheckResult(False, error, None, timings)
             t2 = time.perf_counter()
-            result = self.verifier.decide(frames, ref_encoding, deadline, on_progress,
+            teller.update(challenge=None, step=teller.steps - 1)
+            result = self.verifier.decide(frames, ref_encoding, deadline, progress,
                                           encodings=lives)
             timings["decide_ms"] = (time.perf_counter() - t2) * 1000
+            if result.match:
+                teller.update(gate="ok", step=teller.steps)
             timings["total_ms"] = (time.perf_counter() - t0) * 1000
             return CheckResult(result.match, None if result.match else result.reason or
                                "mismatch", result, timings)

@@ -46,6 +46,7 @@ MIN_ELLIPTICITY = 0.3  # smaller / larger principal curvature of the parallax (s
 MIN_CURVATURE = 0.06  # the smaller principal curvature itself (eye distances)
 MIN_TRACKS = 25
 PAUSE_S = (0.2, 0.9)  # random pause before each challenge
+PER_ATTEMPT = 2  # challenges drawn for one attempt
 
 Frame = npt.NDArray[Any]
 
@@ -162,7 +163,10 @@ class LivenessChecker:
     ``on_challenge`` is told each challenge (and ``None`` at the end) so the UI can show and
     speak it; a simulated camera is told too (``Camera.on_challenge``) so it can act it out.
     ``on_frame`` sees every frame with a usable face and its analysis (the combined face check
-    encodes frontal ones from it). ``cues`` of the result hold the last relief measured.
+    encodes frontal ones from it); ``on_gate`` is told each frame's quality gate (``ok`` or a
+    :data:`~kiosk.face.verify.GATE_CODES` code: the UI's "come closer", "face the light").
+    ``passed`` counts the challenges passed in the current attempt. ``cues`` of the result
+    hold the last relief measured.
     """
 
     def __init__(self, cfg: FaceConfig | None = None, verifier: FaceVerifier | None = None,
@@ -179,7 +183,9 @@ class LivenessChecker:
         self.in_challenge = False  # True while a challenge is shown (for ``on_frame``)
         self.challenge_frames = 0  # frames processed while a challenge was shown
         self.challenge_time = 0.0  # seconds challenges were shown
+        self.passed = 0  # challenges passed in the current attempt
         self.cues: dict[str, float] = {}
+        self._gate: Callable[[str], None] = lambda _g: None
 
     def draw(self) -> tuple[str, ...]:
         first = self.rng.choice(TURNS)
@@ -190,14 +196,17 @@ class LivenessChecker:
 
     def run(self, frames: Callable[[], Frame | None], deadline: Deadline,
             on_challenge: Callable[[str | None], None] | None = None,
-            on_frame: Callable[[Frame, FaceAnalysis], None] | None = None) -> LivenessResult:
+            on_frame: Callable[[Frame, FaceAnalysis], None] | None = None,
+            on_gate: Callable[[str], None] | None = None) -> LivenessResult:
         tell = on_challenge or (lambda _c: None)
         seen = on_frame or (lambda _f, _a: None)
+        self._gate = on_gate or (lambda _g: None)
         done: list[str] = []
         reason: str | None = "challenge_failed"
         try:
             for _attempt in range(1 + self.cfg.liveness_retries):
                 challenges = self.draw()
+                self.passed = 0
                 try:
                     self._attempt(frames, deadline, tell, seen, challenges, done)
                     return LivenessResult(True, None, tuple(done), dict(self.cues))
@@ -225,9 +234,11 @@ class LivenessChecker:
             try:
                 face = self.verifier.analyse(frame, bgr=True, encode=False)
             except FaceGateError as exc:
+                self._gate(exc.gate)
                 if exc.gate == "multiple_faces":
                     raise _Ended("multiple_faces") from None
                 continue
+            self._gate("ok")
             self.frames_seen += 1
             seen(frame, face)
             return _Seen(face, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), frame)
@@ -271,6 +282,7 @@ class LivenessChecker:
                     break
             relief.wipe()
             self.in_challenge = False
+            self.passed += 1
             self.challenge_time += self.clock() - shown_at
 
     def _baseline(self, frames: Callable[[], Frame | None], deadline: Deadline,
@@ -290,9 +302,11 @@ class LivenessChecker:
 
 
 def _satisfied(challenge: str, g: tuple[float, float], yaw0: float, iod0: float) -> bool:
+    """Left and right are the citizen's own: a camera facing them (frames not mirrored)
+    sees a head turned to its owner's left with the nose moved to the frame's right."""
     yaw, iod = g
     if challenge == "turn_left":
-        return yaw - yaw0 <= -YAW_DELTA
-    if challenge == "turn_right":
         return yaw - yaw0 >= YAW_DELTA
+    if challenge == "turn_right":
+        return yaw - yaw0 <= -YAW_DELTA
     return iod0 > 0 and iod / iod0 >= CLOSER_RATIO

@@ -72,10 +72,11 @@ class Actor:
                                  distance=self.distance)
         yaw = 0.0
         dist = self.distance
+        # the person's own left: the nose to the frame's right (Pose3.yaw < 0, faces.pose3)
         if self.challenge == "turn_left":
-            yaw = k * self.turn_deg
-        elif self.challenge == "turn_right":
             yaw = -k * self.turn_deg
+        elif self.challenge == "turn_right":
+            yaw = k * self.turn_deg
         elif self.challenge == "come_closer":
             dist = self.distance * (1.0 - 0.28 * k)
         if self.behaviour == "depth":  # the sheet also comes closer / goes farther

@@ -1,6 +1,7 @@
 """End-to-end journeys in a real Kivy window under Xvfb, driven by simulated touches and the
-device simulators: a personal and an enterprise matter, the attract screen, the header's
-countdown and a personal matter in elderly mode (with voice) in each language; in zh_CN also
+device simulators, liveness on and every card through the simulated reader: a personal and
+an enterprise matter, the attract screen, the header's countdown and a personal matter in
+elderly mode (with voice) in each language; in zh_CN also
 faults (card pulled, backend cut, double taps, printer out of paper, inactivity). One
 subprocess per language (Kivy makes one window per process), run in parallel. Screenshots of
 every step: test-artifacts/screens/<lang>/ (elderly/, round2/: attract and countdown)."""
@@ -69,6 +70,27 @@ def test_personal_journey_prints_and_leaves_nothing(runs: dict[str, Any], lang: 
     for step in ("attract", "home", "guide", "consent", "certificates", "form", "review",
                  "result", "delivery", "rating", "goodbye"):
         assert any(name.endswith(f"-{step}.png") for name in shots), (step, shots)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_journeys_pass_liveness_through_the_reader(runs: dict[str, Any], lang: str) -> None:
+    """Issue 17: liveness on; each identification is a card read by the simulated reader and
+    a face check whose challenges the camera simulator acts out; the driver recorded no
+    device path it meant a journey to use (reader, camera, printer) that served nothing
+    (it fails the run when one did not)."""
+    run = runs[lang]
+    _ok(run)
+    assert run["liveness"] is True
+    full = lang == FULL  # the faults: one more face check, two more cards, one more print
+    use = run["device_use"]
+    assert use["idcard"]["meant"] >= (5 if full else 3), use
+    assert use["camera"]["meant"] >= (4 if full else 3), use
+    assert use["printer"]["meant"] >= (3 if full else 2), use
+    assert all(u["unused"] == [] and u["served"] >= u["meant"] for u in use.values()), use
+    checks = run["face_checks"]
+    assert checks["verified"] >= use["camera"]["meant"], checks
+    assert len(checks["challenges"]) >= 2 * checks["verified"], checks
+    assert {"challenge_turn_left", "challenge_turn_right"} & set(checks["challenges"])
 
 
 @pytest.mark.parametrize("lang", LANGS)

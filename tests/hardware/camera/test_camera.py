@@ -67,9 +67,8 @@ def test_sim_camera_offline_when_frames_stop(ctx: DeviceContext) -> None:
         assert not cam.check_health().ok
         assert control.call("status")["stalled"] is True
         control.call("fault", kind="none")
+        events.wait(FrameSourceOnline, 2)  # a frame grabbed before the stall may be unread
         assert cam.latest_frame(3.0) is not None
-        assert cam.status is DeviceStatus.ONLINE
-        events.wait(FrameSourceOnline, 2)
         preview = cam.preview()
         assert preview is not None and preview.frame.shape == (480, 640, 3)
         assert cam.inventory()["simulated"] is True
