@@ -36,7 +36,7 @@ from kiosk.audit import AuditLog
 from kiosk.backend.contract import BackendAdapter, Matter
 from kiosk.config.schema import KioskConfig
 from kiosk.devices import DEVICE_NAMES, Devices
-from kiosk.diag.service import DeviceCondition, ServiceState
+from kiosk.diag.service import DeviceCondition, ServiceState, starting_condition
 from kiosk.session.journey import Journey
 from kiosk.session.machine import InvalidTransition, SessionMachine, TimeoutPolicy
 from kiosk.session.states import Event, State
@@ -266,9 +266,8 @@ class KioskCore:
         settling = self._settling()
         out: dict[str, DeviceCondition] = {}
         for name, slot in self.devices.items():
-            status = slot.status
-            starting = settling and status is DeviceStatus.OFFLINE
-            out[name] = DeviceCondition(slot.usable or starting, status.value)
+            out[name] = starting_condition(slot.status, usable=bool(slot.usable),
+                                           settling=settling)
         return out
 
     # -- restarts -------------------------------------------------------------------------

@@ -318,7 +318,7 @@ class ImeKeyboard(BoxLayout):
         else:
             self.bar_text.text = tr("ime_hint_zh" if c.mode == "zh" else "ime_hint_en",
                                     self.lang)
-        self.cands.clear_widgets()
+        discard_children(self.cands)
         if c.composing:
             self._add_candidates()
         if c.waiting and not failed and self._poll is None:

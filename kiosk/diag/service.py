@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from kiosk.config.schema import ServiceConfig
 from kiosk.diag.fixes import Lang, device_label
@@ -43,6 +44,14 @@ class DeviceCondition:
 
     usable: bool
     status: str
+
+
+def starting_condition(status: Any, *, usable: bool, settling: bool) -> DeviceCondition:
+    """A device's condition as the kiosk starts: within the start-up grace a device that is
+    not usable yet (its port not there yet, a first command that timed out on a busy
+    machine) counts as starting, so the kiosk does not open on the out-of-service screen
+    for what settles in a few seconds; after the grace the same status is a fault."""
+    return DeviceCondition(usable or settling, str(getattr(status, "value", status)))
 
 
 @dataclass(frozen=True)

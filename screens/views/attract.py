@@ -14,7 +14,7 @@ from kivy.uix.widget import Widget
 from screens import attract_content
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import KButton
+from screens.widgets import KButton, discard_children
 
 ENTRY_HINTS = {"card": "entry_card_hint", "face": "entry_face_hint", "code": "entry_code_hint"}
 
@@ -91,7 +91,7 @@ class AttractScreen(KioskScreen):
 
     def _build_shortcuts(self) -> None:
         box = self.ids.shortcuts
-        box.clear_widgets()
+        discard_children(box)
         for matter in attract_content.shortcuts(self.vm.matters, self.settings.top_matters):
             blockers = self.vm.blockers(matter)
             btn = KButton(name=f"shortcut:{matter.id}", text=self.text_of(matter.name),

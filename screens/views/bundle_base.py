@@ -17,7 +17,7 @@ from kivy.uix.boxlayout import BoxLayout
 from screens.i18n import tr
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import KLabel, TapCard
+from screens.widgets import KLabel, TapCard, discard_children
 
 # the flow's steps and the screens that show them (submitting: the review, busy)
 SCREEN_OF_STEP = {"overview": "bundle_overview", "form": "bundle_form",
@@ -84,7 +84,7 @@ class BundleTiles(BoxLayout):
         if app is None or app.vm is None or app.vm.core.journey is None:
             return
         vm = app.vm
-        self.clear_widgets()
+        discard_children(self)
         self.spacing = vm.u * 12
         if category != "personal":
             return

@@ -7,7 +7,7 @@ from kivy.properties import StringProperty
 
 from screens.viewmodel import safe
 from screens.views.bundle_base import BundleScreen, reason_text
-from screens.widgets import Card, KLabel
+from screens.widgets import Card, KLabel, discard_children
 
 
 class BundleOverviewScreen(BundleScreen):
@@ -21,7 +21,7 @@ class BundleOverviewScreen(BundleScreen):
     def refresh(self) -> None:
         v = self.view()
         box = self.ids.steps
-        box.clear_widgets()
+        discard_children(box)
         if v.bundle is None:
             self.title = self.summary = ""
             return
@@ -47,4 +47,4 @@ class BundleOverviewScreen(BundleScreen):
         self.flow.start()
 
     def clear_personal(self) -> None:
-        self.ids.steps.clear_widgets()
+        discard_children(self.ids.steps)

@@ -7,7 +7,7 @@ from kivy.properties import BooleanProperty, StringProperty
 
 from screens.viewmodel import safe
 from screens.views.bundle_base import BundleScreen, outcome_text, reason_text
-from screens.widgets import Card, KLabel
+from screens.widgets import Card, KLabel, discard_children
 
 
 class BundleReceiptScreen(BundleScreen):
@@ -23,7 +23,7 @@ class BundleReceiptScreen(BundleScreen):
     def refresh(self) -> None:
         v = self.view()
         box = self.ids.matters
-        box.clear_widgets()
+        discard_children(box)
         if not v.outcomes:
             self.headline = self.outcome = self.number = ""
             self.can_retry = False
@@ -71,4 +71,4 @@ class BundleReceiptScreen(BundleScreen):
     def clear_personal(self) -> None:
         self.headline = self.outcome = self.number = ""
         self.can_retry = False
-        self.ids.matters.clear_widgets()
+        discard_children(self.ids.matters)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from screens.masking import is_identifier
 from screens.viewmodel import safe
 from screens.views.bundle_base import BundleScreen, reason_text
-from screens.widgets import Card, KLabel, SecretText
+from screens.widgets import Card, KLabel, SecretText, discard_children
 
 
 class BundleReviewScreen(BundleScreen):
@@ -18,7 +18,7 @@ class BundleReviewScreen(BundleScreen):
     def refresh(self) -> None:
         v = self.view()
         box = self.ids.body
-        box.clear_widgets()
+        discard_children(box)
         if v.bundle is None:
             return
         values = {**v.prefilled, **v.form}
@@ -62,4 +62,4 @@ class BundleReviewScreen(BundleScreen):
         self.flow.submit()
 
     def clear_personal(self) -> None:
-        self.ids.body.clear_widgets()
+        discard_children(self.ids.body)

@@ -9,7 +9,7 @@ from kivy.properties import BooleanProperty, StringProperty
 
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import LETTERS, KeyPad, KLabel, apply_key
+from screens.widgets import LETTERS, KeyPad, KLabel, apply_key, discard_children
 
 
 class ConsentScreen(KioskScreen):
@@ -31,7 +31,7 @@ class ConsentScreen(KioskScreen):
         d = self.data
         matter = d.matter
         box = self.ids.certs
-        box.clear_widgets()
+        discard_children(box)
         self.needs_enterprise = bool(matter is not None and matter.category == "enterprise"
                                      and d.enterprise is None)
         if matter is None:
@@ -75,4 +75,4 @@ class ConsentScreen(KioskScreen):
     def clear_personal(self) -> None:
         self.uscc = ""
         self.uscc_error = ""
-        self.ids.certs.clear_widgets()
+        discard_children(self.ids.certs)

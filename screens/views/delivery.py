@@ -14,7 +14,7 @@ from kivy.properties import BooleanProperty, StringProperty
 from screens.address_picker import AddressPicker  # noqa: F401 - a class the .kv uses
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import KButton, KLabel, apply_key
+from screens.widgets import KButton, KLabel, apply_key, discard_children
 
 MAX_ADDRESS = 80
 
@@ -55,7 +55,7 @@ class DeliveryScreen(KioskScreen):
     def refresh(self) -> None:
         d = self.data
         box = self.ids.options
-        box.clear_widgets()
+        discard_children(box)
         self._printer_ok = self.printer_ok()
         matter = d.matter
         if matter is None:
@@ -79,7 +79,7 @@ class DeliveryScreen(KioskScreen):
 
     def _show_known(self) -> None:
         chooser = self.ids.known
-        chooser.clear_widgets()
+        discard_children(chooser)
         for addr in self._known_addresses():
             btn = KButton(text=addr, name="address:known", base=26,
                           selected=addr == self.address)
@@ -168,5 +168,5 @@ class DeliveryScreen(KioskScreen):
         self.mail_step = "area"
         self.ids.keyboard.reset()
         self.ids.picker.reset()
-        self.ids.options.clear_widgets()
-        self.ids.known.clear_widgets()
+        discard_children(self.ids.options)
+        discard_children(self.ids.known)

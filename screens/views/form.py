@@ -22,6 +22,7 @@ from screens.widgets import (
     KeyPad,
     KLabel,
     apply_key,
+    discard_children,
 )
 
 KEYS_FOR_INPUT = {"digits": DIGITS, "phone": PHONE_KEYS, "date": DATE_KEYS}
@@ -86,7 +87,7 @@ class FormScreen(KioskScreen):
             self.focus_key = ""
         prefilled = self._prefilled()
         box = self.ids.fields
-        box.clear_widgets()
+        discard_children(box)
         self._displays = {}
         for f in self._fields():
             pre = prefilled.get(f.key)
@@ -269,4 +270,4 @@ class FormScreen(KioskScreen):
         self.ids.ime.reset()
         self.ids.picker.reset()
         self._mirror()
-        self.ids.fields.clear_widgets()
+        discard_children(self.ids.fields)

@@ -9,7 +9,7 @@ from kivy.properties import StringProperty
 
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import Card, KLabel
+from screens.widgets import Card, KLabel, discard_children
 
 
 class GuideScreen(KioskScreen):
@@ -21,7 +21,7 @@ class GuideScreen(KioskScreen):
     @safe
     def refresh(self) -> None:
         box = self.ids.body
-        box.clear_widgets()
+        discard_children(box)
         matter = self.data.matter
         if matter is None:
             self.title = ""
@@ -69,4 +69,4 @@ class GuideScreen(KioskScreen):
 
     def clear_personal(self) -> None:
         self.title = ""
-        self.ids.body.clear_widgets()
+        discard_children(self.ids.body)

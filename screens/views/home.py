@@ -11,7 +11,7 @@ from screens.search import search
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
 from screens.views.bundle_base import BundleTiles
-from screens.widgets import Badge, KLabel, TapCard, apply_key
+from screens.widgets import Badge, KLabel, TapCard, apply_key, discard_children
 
 
 class HomeScreen(KioskScreen):
@@ -59,7 +59,9 @@ class HomeScreen(KioskScreen):
         if not vm.matters:
             vm.load_matters()
         box = self.ids.matters
-        box.clear_widgets()
+        if self._bundle_tiles.parent is box:  # kept: shown again below
+            box.remove_widget(self._bundle_tiles)
+        discard_children(box)
         self._last_blockers = {}
         if not self.query:  # 一件事一次办: the themed bundles above the matters
             self._bundle_tiles.update(self.category)

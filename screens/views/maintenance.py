@@ -24,6 +24,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kiosk.diag.fixes import device_label as _device_label
 from screens.viewmodel import safe
 from screens.views.techtool import TechScreen, TLabel
+from screens.widgets import discard_children
 
 log = logging.getLogger("screens.maintenance")
 
@@ -220,7 +221,7 @@ class MaintenanceScreen(TechScreen):
 
     def _show_counters(self) -> None:
         grid = self.ids.counters
-        grid.clear_widgets()
+        discard_children(grid)
         grid.add_widget(TLabel(text="", base=20, role="muted"))
         for key in COUNTERS:
             grid.add_widget(TLabel(text=self.t("mt_c_" + key), base=18, role="muted",

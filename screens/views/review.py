@@ -5,7 +5,7 @@ from __future__ import annotations
 from screens.masking import is_identifier
 from screens.viewmodel import safe
 from screens.views.base import KioskScreen
-from screens.widgets import Card, KLabel, SecretText
+from screens.widgets import Card, KLabel, SecretText, discard_children
 
 
 class ReviewScreen(KioskScreen):
@@ -17,7 +17,7 @@ class ReviewScreen(KioskScreen):
     def refresh(self) -> None:
         d = self.data
         box = self.ids.body
-        box.clear_widgets()
+        discard_children(box)
         matter = d.matter
         if matter is None:
             return
@@ -63,4 +63,4 @@ class ReviewScreen(KioskScreen):
         self.journey.submit()
 
     def clear_personal(self) -> None:
-        self.ids.body.clear_widgets()
+        discard_children(self.ids.body)

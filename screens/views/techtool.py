@@ -20,6 +20,7 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 
 from screens.views.base import KioskScreen
+from screens.widgets import discard_children
 
 log = logging.getLogger("screens.techtool")
 
@@ -92,7 +93,7 @@ class TKeyPad(GridLayout):
     _LABEL = {"<bs>": "←", "<clear>": "✕"}
 
     def on_keys(self, _inst: Any, keys: list[str]) -> None:
-        self.clear_widgets()
+        discard_children(self)
         for key in keys:
             btn = TButton(text=self._LABEL.get(key, key), name=f"key:{key}", min_h=112,
                           base=36)

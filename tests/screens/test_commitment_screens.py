@@ -5,14 +5,12 @@ per language and one in elderly mode (Kivy makes one window per process), run in
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.screens.parallel import assert_ok, run_parallel
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screens" / "commitment"
@@ -22,37 +20,11 @@ RUNS = {"zh_CN": ("zh_CN",), "zh_HK": ("zh_HK",), "en": ("en",),
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, dict[str, Any]]:
-    procs = {}
-    for name, args in RUNS.items():
-        out = ARTIFACTS / f"{name}.json"
-        art = ARTIFACTS / name
-        if art.exists():
-            for png in art.glob("*.png"):
-                png.unlink()
-        art.mkdir(parents=True, exist_ok=True)
-        out.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "tests.screens.run_commitments", args[0], str(out),
-               str(art), *args[1:]]
-        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # always Xvfb
-        procs[name] = (subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE), out)
-    results = {}
-    for name, (proc, out) in procs.items():
-        try:
-            _, err = proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        data = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
-        data.setdefault("ok", False)
-        data["stderr_tail"] = err.decode(errors="replace")[-2000:]
-        results[name] = data
-    return results
+    return run_parallel("tests.screens.run_commitments", RUNS, ARTIFACTS)
 
 
 def _journey(run: dict[str, Any]) -> dict[str, Any]:
-    detail = run.get("traceback") or run.get("error") or run["stderr_tail"]
-    assert run["ok"], (run.get("at"), detail[-1500:])  # the tail names the failing line
+    assert_ok(run)
     journey: dict[str, Any] = run["journey"]
     return journey
 

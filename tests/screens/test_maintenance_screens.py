@@ -5,14 +5,12 @@ test-artifacts/screens/maintenance/<lang>/."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.screens.parallel import assert_ok, per_language, run_parallel
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screens" / "maintenance"
@@ -22,38 +20,12 @@ FULL = "zh_CN"  # also: the platform unreachable past the limit
 
 @pytest.fixture(scope="module")
 def runs() -> dict[str, dict[str, Any]]:
-    procs = {}
-    for lang in LANGS:
-        out = ARTIFACTS / f"{lang}.json"
-        art = ARTIFACTS / lang
-        if art.exists():
-            for png in art.glob("*.png"):
-                png.unlink()
-        art.mkdir(parents=True, exist_ok=True)
-        out.unlink(missing_ok=True)
-        args = [sys.executable, "-m", "tests.screens.run_maintenance", lang, str(out), str(art)]
-        if lang == FULL:
-            args.append("--full")
-        env = {k: v for k, v in os.environ.items() if k != "DISPLAY"}  # always Xvfb
-        procs[lang] = (subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE), out)
-    results = {}
-    for lang, (proc, out) in procs.items():
-        try:
-            _, err = proc.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            _, err = proc.communicate()
-        data = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
-        data.setdefault("ok", False)
-        data["stderr_tail"] = err.decode(errors="replace")[-2000:]
-        results[lang] = data
-    return results
+    return run_parallel("tests.screens.run_maintenance", per_language(LANGS, {FULL: ("--full",)}),
+                        ARTIFACTS)
 
 
 def _ok(run: dict[str, Any]) -> None:
-    detail = run.get("traceback") or run.get("error") or run["stderr_tail"]
-    assert run["ok"], (run.get("at"), detail[-1500:])  # the tail names the failing line
+    assert_ok(run)
 
 
 @pytest.mark.parametrize("lang", LANGS)
