@@ -47,11 +47,11 @@ class DeviceCondition:
 
 
 def starting_condition(status: Any, *, usable: bool, settling: bool) -> DeviceCondition:
-    """A device's condition as the kiosk starts: within the start-up grace a device that is
-    not usable yet (its port not there yet, a first command that timed out on a busy
-    machine) counts as starting, so the kiosk does not open on the out-of-service screen
-    for what settles in a few seconds; after the grace the same status is a fault."""
-    return DeviceCondition(usable or settling, str(getattr(status, "value", status)))
+    """A device's condition as the kiosk starts: within the start-up grace a device still
+    ``offline`` (not opened yet) counts as starting; a fault it reports (a missing port, a
+    SAM error) is a fault at once, so a technician's or a test's injected fault shows."""
+    word = str(getattr(status, "value", status))
+    return DeviceCondition(usable or (settling and word == "offline"), word)
 
 
 @dataclass(frozen=True)

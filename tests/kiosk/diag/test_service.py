@@ -61,15 +61,16 @@ def test_without_auto_return_a_fault_holds_until_someone_returns_it() -> None:
     assert not state.back_in_service().in_service  # the fault is still there
 
 
-def test_a_device_still_coming_up_at_start_does_not_take_the_kiosk_out_of_service() -> None:
-    """In the start-up grace a reader whose port is not there yet (no_device) or whose first
-    command timed out on a busy machine (hardware_error) counts as starting; after it, the
-    same status is a fault."""
+
+def test_a_device_not_opened_yet_at_start_does_not_take_the_kiosk_out_of_service() -> None:
+    """In the start-up grace a device still offline (not opened yet) counts as starting; a
+    fault it reports counts at once; after the grace offline is a fault too."""
     from hardware.base import DeviceStatus
     from kiosk.diag.service import starting_condition
 
-    for status in (DeviceStatus.OFFLINE, DeviceStatus.NO_DEVICE, DeviceStatus.HARDWARE_ERROR):
-        assert starting_condition(status, usable=False, settling=True).usable
-        after = starting_condition(status, usable=False, settling=False)
-        assert not after.usable and after.status == status.value
+    assert starting_condition(DeviceStatus.OFFLINE, usable=False, settling=True).usable
+    assert not starting_condition(DeviceStatus.OFFLINE, usable=False, settling=False).usable
+    for status in (DeviceStatus.NO_DEVICE, DeviceStatus.HARDWARE_ERROR):
+        cond = starting_condition(status, usable=False, settling=True)
+        assert not cond.usable and cond.status == status.value
     assert starting_condition(DeviceStatus.ONLINE, usable=True, settling=False).usable
