@@ -8,7 +8,9 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,3 +58,19 @@ def assert_ok(run: dict[str, Any]) -> None:
     """The run finished; otherwise the step it was at and the tail of its traceback."""
     detail = run.get("traceback") or run.get("error") or run["stderr_tail"]
     assert run["ok"], (run.get("at"), detail[-1500:])  # the tail names the failing line
+
+
+@contextmanager
+def recorded(out: dict[str, Any], out_path: Path) -> Iterator[None]:
+    """The runner's side of :func:`run_parallel`: ``ok`` true when the block finishes,
+    otherwise the error and its traceback; the JSON is written either way."""
+    try:
+        yield
+        out["ok"] = True
+    except Exception as exc:
+        out["ok"] = False
+        out["error"] = f"{type(exc).__name__}: {exc}"
+        out["traceback"] = traceback.format_exc()
+    finally:
+        out_path.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str),
+                            encoding="utf-8")

@@ -13,14 +13,13 @@ of the citizens survives their sessions. Screenshots in ARTIFACTS.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
 from screens.testing import KioskDriver, demo_citizen, sim_config
+from tests.screens.parallel import recorded
 
 W, H = 720, 1280
 
@@ -174,20 +173,13 @@ def main() -> int:
         var.mkdir(parents=True)
         cfg = sim_config(var, W, H, extra={"ui": {"default_language": lang,
                                                   "simulation_dock": False}})
-        try:
-            with KioskDriver(cfg=cfg, var_dir=var, artifacts=artifacts, width=W,
-                             height=H) as ui:
-                for name, step in (("newborn", newborn), ("retirement", retirement)):
-                    out["at"] = name
-                    step(ui, out, Path(tmp))
-                out["devices"] = getattr(ui, "device_use", dict)()
-                out["ok"] = True
-        except Exception as exc:
-            out["ok"] = False
-            out["error"] = f"{type(exc).__name__}: {exc}"
-            out["traceback"] = traceback.format_exc()
-    out_path.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str),
-                        encoding="utf-8")
+        with recorded(out, out_path), KioskDriver(cfg=cfg, var_dir=var,
+                                                  artifacts=artifacts, width=W,
+                                                  height=H) as ui:
+            for name, step in (("newborn", newborn), ("retirement", retirement)):
+                out["at"] = name
+                step(ui, out, Path(tmp))
+            out["devices"] = getattr(ui, "device_use", dict)()
     return 0 if out["ok"] else 1
 
 

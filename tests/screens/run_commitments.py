@@ -14,15 +14,14 @@ Screenshots in ARTIFACTS.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
-import traceback
 from pathlib import Path
 from typing import Any
 
 from screens.testing import KioskDriver, sim_config
 from screens.walkthrough import _fill_form
+from tests.screens.parallel import recorded
 
 W, H = 720, 1280
 WHO = "chen"
@@ -241,18 +240,11 @@ def main() -> int:
         cfg = sim_config(var, W, H, extra={"ui": {"default_language": lang,
                                                   "simulation_dock": False,
                                                   "voice": elderly}})
-        try:
-            with KioskDriver(cfg=cfg, var_dir=var, artifacts=artifacts, width=W,
-                             height=H) as ui:
-                out["at"] = "journey"
-                journey(ui, out, elderly)
-                out["ok"] = True
-        except Exception as exc:
-            out["ok"] = False
-            out["error"] = f"{type(exc).__name__}: {exc}"
-            out["traceback"] = traceback.format_exc()
-    out_path.write_text(json.dumps(out, ensure_ascii=False, indent=1, default=str),
-                        encoding="utf-8")
+        with recorded(out, out_path), KioskDriver(cfg=cfg, var_dir=var,
+                                                  artifacts=artifacts, width=W,
+                                                  height=H) as ui:
+            out["at"] = "journey"
+            journey(ui, out, elderly)
     return 0 if out["ok"] else 1
 
 
