@@ -183,13 +183,16 @@ class KioskApp(App):
         if self.stop_event is not None:
             Clock.schedule_interval(self._check_stop, 0.2)
         self.vm.attach()
+        # the gate and the hours are read afresh on the UI thread, not taken from the
+        # event: a change published before these subscriptions (while the app was built)
+        # or two publications arriving out of order would otherwise leave a stale screen
         self._diag_unsubscribe = [
-            self.diag.gate.subscribe(
-                lambda status: Clock.schedule_once(lambda _dt: self._on_gate(status), 0)),
+            self.diag.gate.subscribe(lambda _status: Clock.schedule_once(self._sync_gate, 0)),
             self.diag.maintenance.subscribe(
                 lambda event: Clock.schedule_once(lambda _dt: self._on_maintenance(event), 0)),
-            self.hours.subscribe(
-                lambda status: Clock.schedule_once(lambda _dt: self._on_hours(status), 0))]
+            self.hours.subscribe(lambda _status: Clock.schedule_once(self._sync_hours, 0))]
+        Clock.schedule_once(self._sync_gate, 0)  # whatever changed since __init__ read them
+        Clock.schedule_once(self._sync_hours, 0)
         if cfg.profile == "simulation" and cfg.ui.simulation_dock:
             from screens.dock import install_dock
 
@@ -267,6 +270,16 @@ class KioskApp(App):
         self.diag.maintenance.open_prompt()
 
     # -- service gate and maintenance (events marshalled to the UI thread) ------------------
+    def _sync_gate(self, _dt: float = 0.0) -> None:
+        status = self.diag.gate.status()
+        if status.key() != self.gate_status.key():  # what a change is, as the gate says
+            self._on_gate(status)
+
+    def _sync_hours(self, _dt: float = 0.0) -> None:
+        status = self.hours.status()
+        if status.key() != self.hours_status.key():
+            self._on_hours(status)
+
     def _on_gate(self, status: Any) -> None:
         was_out = self.gate_status.mode == "out_of_service"
         self.gate_status = status

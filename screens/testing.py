@@ -117,8 +117,12 @@ class KioskDriver:
     def __init__(self, core: Any = None, *, cfg: Any = None, width: int = 1080,
                  height: int = 1920, artifacts: str | Path | None = None,
                  var_dir: str | Path | None = None, extra_config: dict[str, Any] | None = None,
-                 use_xvfb: bool | None = None) -> None:
+                 use_xvfb: bool | None = None,
+                 on_built: Callable[[Any], None] | None = None) -> None:
+        """``on_built(app)`` runs between building the app and starting it (a test's way
+        to change the kiosk in that window)."""
         self.width, self.height = width, height
+        self._on_built = on_built
         self.artifacts = Path(artifacts) if artifacts else None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if var_dir is None and core is None and cfg is None:
@@ -142,7 +146,7 @@ class KioskDriver:
         self._meant: list[_Meant] = []  # device paths the driver meant a journey to use
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0) -> KioskDriver:
+    def start(self, timeout: float = 60.0, first_screen: str = "attract") -> KioskDriver:
         if self._use_xvfb:
             self.xvfb = Xvfb(self.width, self.height).start()
         if self.core is None:
@@ -157,12 +161,18 @@ class KioskDriver:
         from screens.app import build_app
 
         self.app = build_app(self.core, fullscreen=False)
+        if self._on_built is not None:
+            self._on_built(self.app)
         self.app._run_prepare()  # noqa: SLF001 - Kivy's own split of App.run()
         from kivy.base import EventLoop
 
         EventLoop.status = "started"  # as runTouchApp would leave it
         self._time_flips()
-        self.wait_for_screen("attract", timeout)
+        if first_screen == "attract":
+            self.wait_for_screen("attract", timeout)
+        else:  # a service screen shown over the attract state (out_of_service, closed)
+            self.run_until(lambda: self.screen == first_screen, timeout,
+                           f"screen {first_screen!r}")
         self.run_until(lambda: bool(self.vm.matters) or bool(self.vm.matters_error),
                        timeout, "matter catalogue")
         self.frames.reset()
@@ -300,7 +310,22 @@ class KioskDriver:
             if time.monotonic() > deadline:
                 raise DriverError(f"timed out waiting for {what} (screen {self.screen!r}, "
                                   f"state {self.core.session.state.value!r}, "
-                                  f"message {self.vm.message!r}, busy {self.vm.busy_text!r})")
+                                  f"message {self.vm.message!r}, busy {self.vm.busy_text!r}"
+                                  f"{self._service_detail()})")
+
+    def _service_detail(self) -> str:
+        """Why the kiosk is not in service, if it is not: the gate's reasons and the
+        devices' statuses, so a timeout at the out-of-service screen says which fault."""
+        try:
+            shown, now = self.app.gate_status, self.app.diag.gate.status()
+            if shown.mode == now.mode == "in_service":
+                return ""
+            slots = self.core.devices
+            devices = {name: slots[name].status.value for name in slots}
+            return (f", screens' gate {shown.mode}: {shown.reasons('en')}, gate now "
+                    f"{now.mode}: {now.reasons('en')}, devices {devices}")
+        except Exception as exc:  # the detail must never hide the timeout itself
+            return f", gate unknown ({exc!r})"
 
     def advance(self, seconds: float) -> None:
         """Let the UI run for ``seconds`` (animations, rotating notices)."""

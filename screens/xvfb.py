@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import time
-from pathlib import Path
 from types import TracebackType
-
-_SOCKET_DIR = Path("/tmp/.X11-unix")
 
 
 class XvfbError(RuntimeError):
     """Xvfb is missing or did not come up before its deadline."""
 
 
-def _free_display(start: int = 90) -> int:
-    for n in range(start, start + 200):
-        if not (_SOCKET_DIR / f"X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise XvfbError("no free X display number")
-
-
 class Xvfb:
-    """Start Xvfb on a free display, wait for its socket, export ``DISPLAY``; stop on exit.
+    """Start Xvfb on a display of its own choosing, export ``DISPLAY``; stop on exit.
 
     >>> with Xvfb(1080, 1920) as x:
     ...     print(x.display)
@@ -39,36 +30,61 @@ class Xvfb:
         self._old_display: str | None = None
 
     def start(self) -> Xvfb:
+        """Xvfb chooses a free display itself and writes its number to a pipe once it
+        accepts connections (``-displayfd``): servers started at the same moment by
+        parallel runs never share a number, and no socket is mistaken for one's own."""
         exe = shutil.which("Xvfb")
         if exe is None:
             raise XvfbError("Xvfb is not installed (apt-get install xvfb)")
-        last_err = ""
-        for _attempt in range(3):
-            n = _free_display()
+        read_fd, write_fd = os.pipe()
+        try:
             self._proc = subprocess.Popen(
-                [exe, f":{n}", "-screen", "0", f"{self.width}x{self.height}x{self.depth}",
+                [exe, "-displayfd", str(write_fd), "-screen", "0",
+                 f"{self.width}x{self.height}x{self.depth}",
                  "-nolisten", "tcp", "-noreset", "+extension", "GLX"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            sock = _SOCKET_DIR / f"X{n}"
-            deadline = time.monotonic() + self.timeout
-            while time.monotonic() < deadline:
-                if self._proc.poll() is not None:
-                    break
-                if sock.exists():
-                    self.display = f":{n}"
-                    self._old_display = os.environ.get("DISPLAY")
-                    os.environ["DISPLAY"] = self.display
-                    return self
-                # poll the socket; the process wait doubles as a short, bounded pause
-                try:
-                    self._proc.wait(0.02)
-                except subprocess.TimeoutExpired:
-                    pass
-            err = self._proc.stderr.read().decode(errors="replace") if (
-                self._proc.poll() is not None and self._proc.stderr) else "timed out"
-            last_err = err.strip()[-300:]
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=(write_fd,))
+        finally:
+            os.close(write_fd)
+        try:
+            number = self._read_display(read_fd)
+        finally:
+            os.close(read_fd)
+        if number is None:
+            err = "timed out"
+            if self._proc.poll() is not None and self._proc.stderr is not None:
+                err = self._proc.stderr.read().decode(errors="replace").strip()[-300:]
             self._kill()
-        raise XvfbError(f"Xvfb did not start: {last_err}")
+            raise XvfbError(f"Xvfb did not start: {err}")
+        self.display = f":{number}"
+        self._old_display = os.environ.get("DISPLAY")
+        os.environ["DISPLAY"] = self.display
+        return self
+
+    def _read_display(self, fd: int) -> int | None:
+        """The number Xvfb writes (``"N\\n"``) when ready; None when it exits first or
+        the deadline passes."""
+        data = b""
+        deadline = time.monotonic() + self.timeout
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(fd, 16)
+            if not chunk:  # the server exited (its end of the pipe closed)
+                return None
+            data += chunk
+        return int(data.strip())
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def _kill(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
