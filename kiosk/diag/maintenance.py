@@ -193,10 +193,15 @@ class Maintenance:
             if self._session is not None:
                 return False
             reopened = self._prompt_until is not None
-            self._prompt_until = self._clock() + self.prompt_timeout_s
-        self.gate.hold_for_maintenance("login")
+        # in this order: the prompt can be seen (prompt_open) only once the token reader
+        # listens and the gate keeps scans from the journey (a screen may redraw at any
+        # change of the gate; a token scanned then went to the journey as a citizen code)
         if not reopened:
             self._start_reader()
+        self.gate.hold_for_maintenance("login")
+        with self._lock:
+            self._prompt_until = self._clock() + self.prompt_timeout_s
+        if not reopened:
             self._audit("maintenance.prompt", "opened")
         until, failures = self.access.lock_state()
         locked_s = 0.0 if until is None else max(0.0, until - self._clock())

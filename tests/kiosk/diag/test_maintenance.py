@@ -69,6 +69,29 @@ def test_the_prompt_wipes_the_citizen_session_before_it_opens(kiosk: Rig) -> Non
     assert kiosk.gate.status().mode == "in_service"
 
 
+def test_the_prompt_shows_only_once_the_scanner_is_watched_for_a_token(kiosk: Rig) -> None:
+    """A screen may redraw at any change of the gate: whenever the prompt can be seen, the
+    token reader already listens and the gate already keeps scans from the journey (a token
+    scanned the moment the prompt appeared once went to the journey as a bad citizen code,
+    and the technician waited for a read that never came)."""
+    seen: list[tuple[bool, bool, str]] = []
+
+    def on_gate(status: Any) -> None:
+        seen.append((kiosk.maint.prompt_open, kiosk.maint._reader is not None, status.mode))
+
+    unsubscribe = kiosk.gate.subscribe(on_gate)
+    try:
+        for _round in range(3):  # opened, closed by the technician, opened again
+            assert kiosk.maint.open_prompt().result(60) is True
+            assert kiosk.maint.prompt_open and kiosk.maint._reader is not None
+            kiosk.maint.cancel_prompt().result(60)
+    finally:
+        unsubscribe()
+    assert seen
+    for prompt_open, reading, mode in seen:
+        assert not prompt_open or (reading and mode == "maintenance"), seen
+
+
 def test_scanner_token_and_pin_open_it_and_every_action_is_audited(kiosk: Rig) -> None:
     events = Events(kiosk)
     kiosk.maint.open_prompt().result(60)
