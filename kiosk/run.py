@@ -82,6 +82,7 @@ class Runner:
         # kiosk-update's hold for switching releases (kiosk.appliance.hold)
         self.hold = KioskHold(core.session, HoldFile(core.cfg.var_dir))
         self._hang = threading.Event()
+        self.prestart_face = True  # off for --exit-when-ready (it would only be closed)
 
     @property
     def loop_s(self) -> float:
@@ -101,9 +102,12 @@ class Runner:
             self.agent.start()
 
     def ready(self) -> None:
-        """READY=1 with the status line (once)."""
+        """READY=1 with the status line (once); then the face process is started in the
+        background, so the first citizen does not wait for its models."""
         if not self.link.is_ready:
             self.link.ready(self.core.summary(), busy=self.core.session_active())
+            if self.prestart_face:
+                self.core.journey.prestart_face()
 
     def tick(self) -> None:
         """From the loop that turns: the nightly restart, a restart due at an idle moment,
@@ -241,6 +245,7 @@ def run_command(config_path: str | None, profile: str | None, no_ui: bool,
             except OperatorError as exc:  # the preflight checked it; the file changed since
                 _cannot_start(str(exc))
         runner = Runner(core, link, stop, agent)
+        runner.prestart_face = not exit_when_ready
         try:
             runner.start()
             if no_ui:

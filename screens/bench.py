@@ -11,7 +11,9 @@ the UI's virtual display.
   the same run (the physical limit: the mirror cannot show more frames than the camera
   grabs), and the latency from the camera's grab to the texture against one camera frame
   period. One child process per run (Kivy opens one window per process):
-  ``python -m screens.bench mirror WIDTH HEIGHT CAMERA_FPS FRAMES FACE_CHECK``.
+  ``python -m screens.bench mirror WIDTH HEIGHT CAMERA_FPS FRAMES FACE_CHECK``
+  (``process`` | ``thread`` | ``none``). The same run measures the mirror with the face
+  check on a thread of the UI's process (before the face process) as a second baseline.
 """
 
 from __future__ import annotations
@@ -71,9 +73,10 @@ MIRROR_CAMERA_FPS = 30
 
 
 def _mirror_child(width: int, height: int, camera_fps: int, frames: int,
-                  face_check: bool) -> dict[str, Any]:
-    """In this process: a window with the mirror, the camera on its simulator, optionally a
-    face check looping on it; the mirror's frames shown, with their times."""
+                  face_check: str) -> dict[str, Any]:
+    """In this process: a window with the mirror, the camera on its simulator, a face check
+    looping on it (``face_check``: ``process``, the kiosk's face process; ``thread``, on a
+    thread of this process; ``none``); the mirror's frames shown, with their times."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     from kivy.config import Config
@@ -96,16 +99,26 @@ def _mirror_child(width: int, height: int, camera_fps: int, frames: int,
     camera.start(lambda _event: None)
     stop = threading.Event()
     checks: list[bool] = []
+    errors: list[str] = []  # why a check did not match (canceled: the run ended)
 
     def check_loop() -> None:
-        from kiosk.face.check import FaceCheck
+        from kiosk.face.check import FaceCheck, FaceChecker
         from kiosk.face.config import FaceConfig
+        from kiosk.face.worker import FaceWorker
 
         reference = faces.reference_jpeg("chen")
-        while not stop.is_set():
-            result = FaceCheck(FaceConfig()).run(camera.frames(), reference,
-                                                 Deadline(20, stop), camera.on_challenge)
-            checks.append(result.match)
+        worker = FaceWorker(FaceConfig()) if face_check == "process" else None
+        try:
+            while not stop.is_set():
+                checker: FaceChecker = worker or FaceCheck(FaceConfig())
+                result = checker.run(camera.frames(), reference, Deadline(20, stop),
+                                     camera.on_challenge)
+                checks.append(result.match)
+                if not result.match:
+                    errors.append(str(result.error))
+        finally:
+            if worker is not None:
+                worker.close()
 
     out: dict[str, Any] = {}
     mw = round(MIRROR_UNITS * width / 1080)
@@ -140,27 +153,28 @@ def _mirror_child(width: int, height: int, camera_fps: int, frames: int,
 
     worker = threading.Thread(target=check_loop, name="face-check", daemon=True)
     try:
-        if face_check:
+        if face_check != "none":
             worker.start()
         MirrorApp().run()
     finally:
         stop.set()
-        if face_check:
+        if face_check != "none":
             worker.join(timeout=30)
         camera.close()
         ctx.sims.close()
     out["face_checks"] = len(checks)
     out["face_matches"] = sum(checks)
+    out["face_errors"] = errors
     return out
 
 
 def run_mirror(width: int = 720, height: int = 1280, camera_fps: int = MIRROR_CAMERA_FPS,
-               frames: int = 120, face_check: bool = True) -> dict[str, Any]:
+               frames: int = 120, face_check: str = "process") -> dict[str, Any]:
     """One measured run of the mirror in its own process (and display)."""
     with tempfile.TemporaryDirectory() as tmp, _display():
         out = Path(tmp) / "mirror.json"
         args = [sys.executable, "-m", "screens.bench", "mirror", str(width), str(height),
-                str(camera_fps), str(frames), "1" if face_check else "0", str(out)]
+                str(camera_fps), str(frames), face_check, str(out)]
         subprocess.run(args, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=300)
         data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
@@ -168,19 +182,27 @@ def run_mirror(width: int = 720, height: int = 1280, camera_fps: int = MIRROR_CA
 
 
 def bench_mirror(opts: BenchOptions) -> list[BenchResult]:
+    """The mirror while face checks loop in the face process (the kiosk), and, in the same
+    run, while they loop on a thread of the UI's process (before the face process)."""
     frames = MIRROR_WINDOW * (3 if opts.quick else 6)
-    got = run_mirror(frames=frames)
+    got = run_mirror(frames=frames, face_check="process")
+    on_thread = run_mirror(frames=frames, face_check="thread")
     windows = got["windows"]
     fps = [w["fps"] for w in windows]
     camera = [w["camera_fps"] for w in windows]
     period_ms = 1000.0 / statistics.median(camera)
     extra = {"window_px": "720x1280", "camera_fps_configured": MIRROR_CAMERA_FPS,
-             "face_check": True, "face_checks": got["face_checks"],
+             "face_check": "process", "face_checks": got["face_checks"],
+             "face_checks_matched": got["face_matches"], "face_errors": got["face_errors"],
              "screen_ms_median": statistics.median(got["screen_ms"]),
              "replaced": got["summary"]["replaced"], "frames_per_window": MIRROR_WINDOW}
+    thread_fps = [w["fps"] for w in on_thread["windows"]]
     # higher is better for the frame rate: ratio = mirror / camera (1.0 shows every frame)
     return [compare("ui.mirror.fps", "fps", fps, "camera simulator frame rate", camera,
                     goal_fps=15, **extra),
+            compare("ui.mirror.fps_vs_thread", "fps", fps,
+                    "the face check on a thread of the UI's process", thread_fps,
+                    face_checks_on_thread=on_thread["face_checks"], **extra),
             against_limit("ui.mirror.latency", "ms", got["texture_ms"],
                           "one camera frame period", period_ms, **extra)]
 
@@ -191,7 +213,7 @@ BENCHMARKS = {"startup.ui": bench_ui, "ui.mirror": bench_mirror}
 def _main(argv: list[str]) -> int:
     if len(argv) == 7 and argv[0] == "mirror":
         w, h, fps, frames, check, out = argv[1:]
-        result = _mirror_child(int(w), int(h), int(fps), int(frames), check == "1")
+        result = _mirror_child(int(w), int(h), int(fps), int(frames), check)
         Path(out).write_text(json.dumps(result), encoding="utf-8")
         return 0
     print("usage: python -m screens.bench mirror WIDTH HEIGHT CAMERA_FPS FRAMES FACE_CHECK OUT",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from hardware.base import Deadline
 from kiosk.face.config import FaceConfig
@@ -79,6 +79,16 @@ class CheckResult:
     error: str | None
     verify: VerifyResult | None = None
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+
+
+class FaceChecker(Protocol):
+    """What runs a face check: :class:`FaceCheck` on the caller's thread, or
+    :class:`kiosk.face.worker.FaceWorker` in the face process."""
+
+    def run(self, frames: Callable[[], Any], reference_jpeg: bytes | bytearray,
+            deadline: Deadline, on_challenge: Callable[[str | None], None] | None = None,
+            on_progress: Callable[[str], None] | None = None,
+            on_feedback: Callable[[FaceFeedback], None] | None = None) -> CheckResult: ...
 
 
 class FaceCheck:

@@ -28,4 +28,10 @@ class FaceConfig(BaseModel):
     frames: int = Field(3, ge=1, le=20, description="live frames fused into one decision")
     deadline_s: float = Field(15.0, gt=0)
     liveness: bool = True
+    max_fps: float = Field(15.0, ge=5, le=60, description="frames a second the face check "
+                           "takes from the camera at most (>= 10 keeps the challenges "
+                           "responsive; the rest of the CPU is the screen's)")
+    worker: Literal["process", "thread"] = Field(
+        "process", description="where the face check runs: a child process (the UI keeps "
+        "its frame rate while dlib works) or a thread of the kiosk (kiosk/face/worker.py)")
     liveness_retries: int = Field(2, ge=0, le=5)

@@ -63,6 +63,8 @@ from kiosk.session.states import IDENTIFY_FROM, Event, State
 
 if TYPE_CHECKING:
     from kiosk.backend.outbox import Outbox
+    from kiosk.face.check import FaceChecker
+    from kiosk.face.worker import FaceWorker
 
 log = logging.getLogger("kiosk.journey")
 
@@ -163,6 +165,8 @@ class Journey:
         self._listeners: list[NoticeListener] = []
         self._busy = threading.Lock()
         self._stopped = threading.Event()
+        self._face_lock = threading.Lock()
+        self._face_worker: FaceWorker | None = None  # the face process, once a check ran
         self._matters: list[Matter] | None = None
         self.last_document: bytes | None = None  # what was last printed (demo/test inspection)
         # ending platform-side holder sessions: network work, never on the caller's thread
@@ -188,6 +192,10 @@ class Journey:
         if self.machine.state is not State.ATTRACT:
             self._dispatch(Event.TIMEOUT)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._face_lock:
+            worker, self._face_worker = self._face_worker, None
+        if worker is not None:
+            worker.close()
         self._drain_ends()
 
     def _drain_ends(self) -> None:
@@ -605,6 +613,42 @@ class Journey:
 
         return self._work("checking_code", work)
 
+    def _face_checker(self) -> FaceChecker:
+        """The face check: in the face process (``face.worker: process``, started on the
+        first check and kept for the next citizens) or on this worker thread."""
+        cfg = self.cfg.face
+        if cfg.worker == "thread":
+            from kiosk.face.check import FaceCheck
+
+            return FaceCheck(cfg)
+        with self._face_lock:
+            if self._face_worker is None:
+                from kiosk.face.worker import FaceWorker
+
+                self._face_worker = FaceWorker(cfg)
+            return self._face_worker
+
+    def prestart_face(self) -> None:
+        """Start the face process on a thread of its own (``kiosk run``, once ready): the
+        first citizen then does not wait for its models. Nothing when faces are checked on
+        a thread, or off, or there is no camera."""
+        cfg = self.cfg.face
+        if not cfg.enabled or cfg.worker != "process" or self.devices.camera is None:
+            return
+        checker = self._face_checker()
+
+        def start() -> None:
+            from kiosk.face.worker import FaceWorker, FaceWorkerError
+
+            if not isinstance(checker, FaceWorker) or self._stopped.is_set():
+                return
+            try:
+                checker.start()
+            except (FaceWorkerError, OSError) as exc:  # the first check tries again
+                log.warning("face process not started: %s", exc)
+
+        threading.Thread(target=start, name="face-prestart", daemon=True).start()
+
     def _start_face(self, transition: Transition) -> None:
         """Verify the face for the session ``transition`` happened in: the worker reads and
         stores only that session's data, and that session's end (``data.ended``, set by its
@@ -630,8 +674,6 @@ class Journey:
             if not self.machine.update(d, reference_photo=photo):
                 photo[:] = bytes(len(photo))  # the citizen has gone: keep nothing of theirs
                 return "canceled"
-            from kiosk.face.check import FaceCheck
-
             cfg = self.cfg.face
             deadline = Deadline(cfg.deadline_s, d.ended)
 
@@ -640,7 +682,7 @@ class Journey:
                 if challenge is not None:
                     self.notify("progress", f"challenge_{challenge}")
 
-            result = FaceCheck(cfg).run(
+            result = self._face_checker().run(
                 camera.frames(), photo, deadline, on_challenge if cfg.liveness else None,
                 lambda step: self.notify("progress", f"face_{step}"),
                 # the face screen's gate words, challenge and progress (no personal data)

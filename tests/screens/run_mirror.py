@@ -7,12 +7,15 @@ mode, and the mirror's frame rate while the face check looks for a face. Then th
 steps in and acts out the challenges (the camera simulator): the arrow, the voice, the
 progress, the frame rate during the challenges; then the screen left: the preview stopped,
 the texture gone, no picture written anywhere. Screenshots: ARTIFACTS/.
+``FACE_WORKER=thread`` runs the face check on a thread of the kiosk instead of the face
+process (``face.worker``), to compare the mirror's rates in the two.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -177,7 +180,9 @@ def main() -> int:
         # tries), as for a citizen taking their time
         with KioskDriver(artifacts=artifacts, width=720, height=1280,
                          extra_config={"camera": {"fps": CAMERA_FPS},
-                                       "face": {"deadline_s": 90, "liveness_retries": 5},
+                                       "face": {"deadline_s": 90, "liveness_retries": 5,
+                                                **({"worker": os.environ["FACE_WORKER"]}
+                                                   if "FACE_WORKER" in os.environ else {})},
                                        "ui": {"voice": True}}) as ui:
             try:
                 play(ui, out)

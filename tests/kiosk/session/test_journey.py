@@ -239,3 +239,26 @@ def test_printer_out_of_paper_keeps_the_session(core: KioskCore) -> None:
                                      deadline_s=8)
     assert outcome.state in ("timeout", "aborted")
     assert outcome.message_key
+
+
+def test_the_face_check_runs_in_the_face_process_and_ends_with_the_kiosk(
+        core: KioskCore) -> None:
+    """face.worker: process (the default): dlib works in a child process, so the kiosk's
+    own threads (the UI's) keep running while a face is encoded; the child is the kiosk's
+    and goes with it."""
+    import os
+
+    w = Watcher(core)
+    world = sim(core)
+    world.present_face("chen")
+    world.insert_card("chen")
+    w.state(State.FACE_CONSENT)
+    core.journey.give_face_consent()
+    w.state(State.HOME)
+    assert core.session.data.face_verified
+    worker = core.journey._face_worker  # the journey's own face process
+    assert worker is not None and worker.pid not in (None, os.getpid())
+    pid = worker.pid
+    core.journey.stop()
+    assert worker.pid is None
+    assert pid is not None and not Path(f"/proc/{pid}").exists()
