@@ -21,21 +21,32 @@ STEP_OF_STATE = {
 }
 
 
-def step_of(state: str) -> str:
-    """The step a session state belongs to ('' on the attract screen)."""
+# a themed bundle (一件事一次办) runs over home: its own steps are where the citizen is
+STEP_OF_BUNDLE = {"overview": "choose", "form": "fill", "review": "submit",
+                  "submitting": "submit", "receipt": "collect"}
+
+
+def step_of(state: str, bundle_step: str = "") -> str:
+    """The step a session state belongs to ('' on the attract screen); at home, the open
+    bundle's step (``bundle_step``: the bundle flow's step, '' when none is open)."""
+    if state == "home" and bundle_step in STEP_OF_BUNDLE:
+        return STEP_OF_BUNDLE[bundle_step]
     return STEP_OF_STATE.get(state, "")
 
 
-def steps_done(state: str, data: Any) -> list[str]:
+def steps_done(state: str, data: Any, bundle_step: str = "") -> list[str]:
     """Steps finished before ``state``. A card may identify first and the matter come after,
-    or the other way round, so the first two are read from the session, not the order."""
-    current = step_of(state)
+    or the other way round, so the first two are read from the session, not the order (a
+    bundle past its overview counts as chosen)."""
+    current = step_of(state, bundle_step)
     if not current:
         return []
     done = []
     if getattr(data, "identified", False) and current != "identify":
         done.append("identify")
-    if getattr(data, "matter", None) is not None and current != "choose":
+    chosen = getattr(data, "matter", None) is not None or (
+        state == "home" and bundle_step in STEP_OF_BUNDLE and bundle_step != "overview")
+    if chosen and current != "choose":
         done.append("choose")
     index = STEPS.index(current)
     done += [s for s in STEPS[2:index]]

@@ -200,8 +200,8 @@ class ViewModel(EventDispatcher):
 
     def _update_steps(self) -> None:
         state = self.state
-        self.step = progress.step_of(state)
-        self.steps_done = progress.steps_done(state, self.core.session.data)
+        self.step = progress.step_of(state, self.bundle_step)
+        self.steps_done = progress.steps_done(state, self.core.session.data, self.bundle_step)
 
     @safe
     def _apply_notice(self, notice: Any) -> None:
@@ -229,6 +229,7 @@ class ViewModel(EventDispatcher):
         elif notice.kind == "bundle":
             self.bundle_rev += 1
             self.bundle_step = notice.key
+            self._update_steps()  # the header follows the bundle's steps
         elif notice.kind in _BANNER_KINDS:
             if notice.key == "card_removed" and self.core.session.data.holder is None:
                 return  # nobody's session holds that card: nothing to tell

@@ -1,8 +1,9 @@
 """Documents printed at the kiosk, rendered locally to PDF (reportlab, CJK font embedded).
 
 Public API: :func:`render_receipt`, :func:`render_result`, :func:`render_certificate_copy`,
-:func:`render_appointment_slip` with :class:`ReceiptInfo`, :class:`ResultInfo`,
-:class:`CertificateCopyInfo`, :class:`AppointmentSlipInfo`;
+:func:`render_appointment_slip`, :func:`render_bundle_receipt` with :class:`ReceiptInfo`,
+:class:`ResultInfo`, :class:`CertificateCopyInfo`, :class:`AppointmentSlipInfo`,
+:class:`BundleReceiptInfo` (:class:`BundleItem`);
 :func:`pdf_to_png`; and :func:`receipt_pdf`, which builds a receipt from a backend
 ``ApplicationReceipt``. The QR code on a document is the platform's signed document code
 (:mod:`kiosk.identity.doccodes`), which any kiosk can check with the platform's public key.
@@ -16,10 +17,13 @@ from kiosk.documents.raster import pdf_to_png
 from kiosk.documents.render import (
     LAYOUTS,
     AppointmentSlipInfo,
+    BundleItem,
+    BundleReceiptInfo,
     CertificateCopyInfo,
     ReceiptInfo,
     ResultInfo,
     render_appointment_slip,
+    render_bundle_receipt,
     render_certificate_copy,
     render_receipt,
     render_result,
@@ -31,8 +35,9 @@ if TYPE_CHECKING:
     from kiosk.backend.contract import ApplicationReceipt, Matter
     from kiosk.config.schema import KioskConfig
 
-__all__ = ["LAYOUTS", "AppointmentSlipInfo", "CertificateCopyInfo", "ReceiptInfo", "ResultInfo",
-           "pdf_to_png", "receipt_pdf", "render_appointment_slip", "render_certificate_copy",
+__all__ = ["LAYOUTS", "AppointmentSlipInfo", "BundleItem", "BundleReceiptInfo",
+           "CertificateCopyInfo", "ReceiptInfo", "ResultInfo", "pdf_to_png", "receipt_pdf",
+           "render_appointment_slip", "render_bundle_receipt", "render_certificate_copy",
            "render_receipt", "render_result", "short_code", "watermark_text"]
 
 STATE_TEXT = {"submitted": "已提交", "accepted": "已受理", "approved": "已办结（准予许可）",

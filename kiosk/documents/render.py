@@ -108,6 +108,30 @@ class AppointmentSlipInfo:
     bring: str = "请携带本人身份证件及办理事项所需材料原件，提前10分钟到达。"
 
 
+@dataclass(frozen=True)
+class BundleItem:
+    """One matter on a bundle receipt: its application number (empty when it was not
+    submitted), its state in words and, for one not submitted, why."""
+
+    matter_name: str
+    application_no: str
+    state_text: str
+    reason: str = ""
+    verification_code: str | None = None  # the platform's signed code of its receipt
+
+
+@dataclass(frozen=True)
+class BundleReceiptInfo:
+    """一件事一次办 回执: one number tying the bundle's applications, each matter's state.
+    No name or ID number on it (like every receipt)."""
+
+    bundle_no: str
+    bundle_name: str
+    submitted_at: dt.datetime
+    kiosk_id: str
+    items: Sequence[BundleItem]
+
+
 # -- blocks -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Block:
@@ -300,6 +324,27 @@ def render_result(info: ResultInfo, paper: Paper = "a4") -> bytes:
     spec.add("kv", "终端编号", info.kiosk_id)
     spec.add("rule")
     _add_code(spec, info.verification_code)
+    return _Renderer(spec, LAYOUTS[paper]).render()
+
+
+def render_bundle_receipt(info: BundleReceiptInfo, paper: Paper = "a4") -> bytes:
+    spec = _Spec("一件事一次办回执").add("title", "一件事一次办回执").add("rule")
+    spec.add("kv", "回执编号", info.bundle_no).add("kv", "办理主题", info.bundle_name)
+    spec.add("kv", "提交时间", _stamp(info.submitted_at)).add("kv", "终端编号", info.kiosk_id)
+    for i, item in enumerate(info.items, 1):
+        spec.add("rule").add("kv", f"事项{i}", item.matter_name)
+        if item.application_no:
+            spec.add("kv", "申请编号", item.application_no)
+        spec.add("kv", "办理状态", item.state_text)
+        if item.reason:
+            spec.add("kv", "原因", item.reason)
+        if item.verification_code:
+            spec.add("small", f"验证码：{short_code(item.verification_code)}")
+    spec.add("rule")
+    spec.add("small", "可凭回执编号或各事项的申请编号查询办理进度；未提交的事项可重新办理或到"
+                      "政务服务大厅窗口办理。")
+    if any(item.verification_code for item in info.items):
+        spec.add("small", "各事项的受理回执可在政务服务自助终端凭申请编号核验。")
     return _Renderer(spec, LAYOUTS[paper]).render()
 
 

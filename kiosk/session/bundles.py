@@ -113,6 +113,13 @@ class BundleView:
     errors: dict[str, str] = dataclasses.field(default_factory=dict)
     outcomes: tuple[Outcome, ...] = ()
     receipt_no: str = ""
+    printed: str = ""  # the paper receipt: "" | printing | printed | failed
+    print_error: str = ""  # message key when it failed
+
+    @property
+    def printable(self) -> bool:
+        """Something to take home: at least one matter submitted or stored."""
+        return self.step is Step.RECEIPT and any(not o.failed for o in self.outcomes)
 
     @property
     def ready(self) -> tuple[Matter, ...]:
@@ -170,6 +177,7 @@ class BundleFlow:
         self._key: str | None = None  # the bundle's key: each matter's key derives from it
         self._wants: tuple[SessionData, str] | None = None  # chosen before identifying
         self._bundles: list[Bundle] | None = None
+        self._prints = 0  # paper receipts printed of the bundle shown
         journey.machine.subscribe(self._on_transition)
         journey.machine.on_wipe(self._on_wipe)
 
@@ -358,6 +366,44 @@ class BundleFlow:
             return Outcome(matter, receipt, reason=refusal_reason(receipt))
         return Outcome(matter, receipt)
 
+    # -- the paper receipt ------------------------------------------------------------------
+    def print_receipt(self, reasons: dict[str, str] | None = None) -> Future[None] | None:
+        """Print the bundle receipt (each matter's number and state; ``reasons``: matter id
+        -> why it was not submitted, in the document's language, from the screen's words).
+        A second print is a new job (the printer never drops it as a duplicate)."""
+        v, d = self.view(), self._bound
+        if not v.printable or d is None or v.printed == "printing":
+            return None
+        with self._lock:
+            self._prints += 1
+            copy = self._prints
+        if not self._set(d, printed="printing", print_error=""):
+            return None
+        doc_id = f"{v.receipt_no}:bundle" + (f":{copy}" if copy > 1 else "")
+
+        def work(_session_no: int) -> str | None:
+            if d.ended.is_set():
+                return "canceled"
+            printer = self.journey.devices.printer
+            if printer is None or not printer.status.usable:
+                self._set(d, printed="failed", print_error="printer_down")
+                self.journey.notify("error", "printer_down")
+                return "printer_down"
+            pdf = bundle_receipt_pdf(v, self.journey.cfg, reasons or {})
+            if d.ended.is_set():
+                return "canceled"  # the citizen left meanwhile: print nothing
+            outcome = printer.print_document(doc_id, pdf, "bundle receipt")
+            self.journey.last_document = pdf
+            if outcome.ok:
+                self._set(d, printed="printed", print_error="")
+                return None
+            error = outcome.message_key or f"print_{outcome.state}"
+            self._set(d, printed="failed", print_error=error)
+            self.journey.notify("error", error)
+            return f"print_{outcome.state}"
+
+        return self.journey._work("printing_bundle_receipt", work)
+
     # -- leaving ---------------------------------------------------------------------------
     def back(self) -> None:
         v, d = self.view(), self._bound
@@ -401,6 +447,7 @@ class BundleFlow:
             self._view = BundleView()
             self._bound = None
             self._key = None
+            self._prints = 0
         if was_open:
             self.journey.notify("bundle", Step.CLOSED.value)
 
@@ -421,3 +468,34 @@ class BundleFlow:
             if self._wants is not None and self._wants[0] is data:
                 self._wants = None
         self._reset(data)
+
+
+def bundle_receipt_pdf(v: BundleView, cfg: Any, reasons: dict[str, str]) -> bytes:
+    """The paper bundle receipt in the configured layout (zh_CN, like every document)."""
+    import datetime as dt
+
+    from kiosk.documents import STATE_TEXT, BundleItem, BundleReceiptInfo, render_bundle_receipt
+
+    def zh(text: dict[str, str]) -> str:
+        return text.get("zh_CN") or next(iter(text.values()), "")
+
+    items = []
+    for o in v.outcomes:
+        r = o.receipt
+        number = r.application_no if r is not None else ""
+        if o.failed or r is None:  # (not failed means it has a receipt)
+            why = reasons.get(o.matter.id) or (r.decision_reason if r is not None else "")
+            state = "未提交" if r is None else STATE_TEXT.get(str(r.state), str(r.state))
+            items.append(BundleItem(zh(o.matter.name), number, state, why or ""))
+        elif o.pending:
+            items.append(BundleItem(zh(o.matter.name), number, "已保存，网络恢复后自动提交"))
+        else:
+            items.append(BundleItem(zh(o.matter.name), number,
+                                    STATE_TEXT.get(str(r.state), str(r.state)),
+                                    verification_code=r.verification_code))
+    times = [o.receipt.submitted_at for o in v.outcomes if o.receipt is not None]
+    info = BundleReceiptInfo(
+        bundle_no=v.receipt_no, bundle_name=zh(v.bundle.name) if v.bundle else "",
+        submitted_at=min(times) if times else dt.datetime.now().astimezone(),
+        kiosk_id=cfg.kiosk.id, items=tuple(items))
+    return render_bundle_receipt(info, cfg.printer.paper)

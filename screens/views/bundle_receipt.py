@@ -1,7 +1,10 @@
 """The bundle receipt: one number tying the applications, each matter's state in words and,
-for one that failed, why; "try again" while the platform could not be reached."""
+for one that failed, why; "try again" while the platform could not be reached; the receipt
+on paper (each matter's number and state, and why one failed in the words shown here)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from kivy.properties import BooleanProperty, StringProperty
 
@@ -17,6 +20,10 @@ class BundleReceiptScreen(BundleScreen):
     outcome = StringProperty("")  # done | partial | failed
     number = StringProperty("")
     can_retry = BooleanProperty(False)
+    can_print = BooleanProperty(False)
+    printed = StringProperty("")  # "" | printing | printed | failed
+    print_text = StringProperty("")
+    print_label = StringProperty("")
     voice_key = "bundle_receipt_voice"
 
     @safe
@@ -24,6 +31,7 @@ class BundleReceiptScreen(BundleScreen):
         v = self.view()
         box = self.ids.matters
         discard_children(box)
+        self._show_print(v)
         if not v.outcomes:
             self.headline = self.outcome = self.number = ""
             self.can_retry = False
@@ -57,8 +65,32 @@ class BundleReceiptScreen(BundleScreen):
                                        role="muted"))
             box.add_widget(card)
 
+    def _show_print(self, v: Any) -> None:
+        self.can_print = bool(v.printable)
+        self.printed = v.printed
+        self.print_label = self.t("bundle_print_again" if v.printed == "printed"
+                                  else "bundle_print")
+        if v.printed == "printed":
+            self.print_text = "✓ " + self.t("bundle_printed")
+        elif v.printed == "failed":
+            reason = self.t(v.print_error) if v.print_error else ""
+            self.print_text = "✕ " + self.t("bundle_print_failed") + (
+                "\n" + reason if reason else "")
+        elif v.printed == "printing":
+            self.print_text = "● " + self.t("bundle_printing")
+        else:
+            self.print_text = ""
+
     def spoken_text(self) -> str:
         return self.headline
+
+    @safe
+    def print_receipt(self) -> None:
+        """On paper, in the documents' language: why a matter failed, as said here."""
+        v = self.view()
+        reasons = {o.matter.id: reason_text(o.reason, o.material, o.matter, "zh_CN")
+                   for o in v.outcomes if o.failed and o.reason}
+        self.flow.print_receipt(reasons)
 
     @safe
     def retry(self) -> None:
@@ -69,6 +101,7 @@ class BundleReceiptScreen(BundleScreen):
         self.flow.finish()
 
     def clear_personal(self) -> None:
-        self.headline = self.outcome = self.number = ""
-        self.can_retry = False
+        self.headline = self.outcome = self.number = self.printed = self.print_text = ""
+        self.print_label = ""
+        self.can_retry = self.can_print = False
         discard_children(self.ids.matters)

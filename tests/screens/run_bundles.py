@@ -13,6 +13,7 @@ of the citizens survives their sessions. Screenshots in ARTIFACTS.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -124,6 +125,7 @@ def retirement(ui: KioskDriver, out: dict[str, Any], _tmp: Path) -> None:
     screen(ui, "bundle_overview")
     ui.tap("bundle_start")
     screen(ui, "bundle_form")
+    got["header_at_form"] = [ui.vm.step, list(ui.vm.steps_done)]
     type_into(ui, "phone", "13900139000")
     type_into(ui, "bank_account", "6217000011112222")
     type_into(ui, "social_card_no", "D440600001")
@@ -139,16 +141,37 @@ def retirement(ui: KioskDriver, out: dict[str, Any], _tmp: Path) -> None:
     screen(ui, "bundle_receipt", 60)
     receipt = ui.app.screens["bundle_receipt"]
     got["outcome"] = receipt.outcome
+    got["header_at_receipt"] = [ui.vm.step, list(ui.vm.steps_done)]
     failed = ui.find("bundle_outcome:sb-record-print")
     got["failed_texts"] = [w.text for w in ui._walk() if hasattr(w, "text")
                            and failed is not None and _inside(w, failed)]
     both(ui, "receipt-partial")
+    # the receipt on paper: the screen's reason words, in the documents' language
+    printed_before = len(ui.sim.printed())
+    ui.tap("bundle_print")
+    ui.run_until(lambda: receipt.printed in ("printed", "failed"), 60, "the receipt printed")
+    ui.pump(3)
+    got["print"] = {"state": receipt.printed, "text": receipt.print_text,
+                    "button": receipt.print_label,
+                    "jobs": len(ui.sim.printed(printed_before + 1, 30)) - printed_before,
+                    "paper": _pdf_text(ui.journey.last_document or b"", _tmp)}
+    ui.shot("receipt-printed")
     ui.tap("bundle_finish")
     ui.run_until(lambda: ui.screen in ("goodbye", "attract"), 30, "the session ended")
     got["leftovers"] = [x for x in ui.personal_leftovers(
         [str(person["name"]), str(person["id_number"]), "13900139000", "6217000011112222"])
         if "platform" not in x]
     out["retirement"] = got
+
+
+def _pdf_text(pdf: bytes, tmp: Path) -> str:
+    path = tmp / "printed.pdf"
+    path.write_bytes(pdf)
+    try:
+        return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                              capture_output=True, text=True).stdout
+    finally:
+        path.unlink()
 
 
 def _names(ui: KioskDriver) -> list[str]:

@@ -71,6 +71,9 @@ def test_a_failed_matter_says_why_and_the_others_stand(runs: dict[str, Any],
     _ok(run)
     got = run["retirement"]
     assert got["outcome"] == "partial"
+    # the header follows the bundle's own steps (it stayed on "choose" before)
+    assert got["header_at_form"] == ["fill", ["identify", "choose"]]
+    assert got["header_at_receipt"] == ["collect", ["identify", "choose", "fill", "submit"]]
     assert got["back_to_form"] is True and got["kept_phone"] == "13900139000"
     assert any(REFUSED_WHY[lang] in t for t in got["failed_texts"])
     assert got["leftovers"] == []
@@ -83,3 +86,23 @@ def test_every_bundle_screen_is_shot_standard_and_elderly(runs: dict[str, Any],
     shots = {p.stem.split("-", 1)[1] for p in (ARTIFACTS / lang).glob("*.png")}
     for name in SCREENS:
         assert name in shots and f"{name}-elderly" in shots, name
+
+
+PRINTED = {"zh_CN": "回执已打印，请取走", "zh_HK": "回執已列印，請取走",
+           "en": "Receipt printed: please take it"}
+AGAIN = {"zh_CN": "再打印一份", "zh_HK": "再列印一份", "en": "Print another copy"}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_bundle_receipt_prints_with_the_reason_the_screen_gave(runs: dict[str, Any],
+                                                                    lang: str) -> None:
+    """Printed through cupsd to the printer emulator, in the documents' language (zh_CN)
+    whatever the screen's: the receipt number, the failed matter and why."""
+    _ok(runs[lang])
+    got = runs[lang]["retirement"]["print"]
+    assert got["state"] == "printed" and got["jobs"] == 1
+    assert got["text"] == "✓ " + PRINTED[lang] and got["button"] == AGAIN[lang]
+    assert "一件事一次办回执" in got["paper"] and "不予受理" in got["paper"]  # refused
+    assert REFUSED_WHY["zh_CN"] in got["paper"]
+    shots = [p.name for p in (ARTIFACTS / lang).glob("*-receipt-printed.png")]
+    assert shots

@@ -43,6 +43,22 @@ def test_finished_steps_come_from_the_session(state: str, identified: bool, matt
     assert steps_done(state, data) == done
 
 
+@pytest.mark.parametrize(("bundle_step", "current", "done"), [
+    ("", "choose", ["identify"]),  # home, no bundle open
+    ("overview", "choose", ["identify"]),
+    ("form", "fill", ["identify", "choose"]),
+    ("review", "submit", ["identify", "choose", "fill"]),
+    ("submitting", "submit", ["identify", "choose", "fill"]),
+    ("receipt", "collect", ["identify", "choose", "fill", "submit"]),
+])
+def test_a_bundle_moves_the_header_through_its_own_steps(bundle_step: str, current: str,
+                                                         done: list[str]) -> None:
+    """The bundle flow shows over home: its step, not home's, is where the citizen is."""
+    data = SimpleNamespace(identified=True, matter=None)
+    assert step_of("home", bundle_step) == current
+    assert steps_done("home", data, bundle_step) == done
+
+
 def test_countdown_shows_only_in_the_last_part_of_the_timeout() -> None:
     policy = TimeoutPolicy(timeout_s=90, warning_s=20)
     timeout = policy.timeout_for(State.FORM, False)

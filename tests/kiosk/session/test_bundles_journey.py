@@ -190,3 +190,74 @@ def test_platform_down_mid_bundle_loses_nothing_and_doubles_nothing(core: KioskC
     assert outbox.pending_count() == 0
     assert [service(core).application_count(k) for k in keys] == [1, 1, 1, 1]
     assert set(forms(core, keys)) == set(NEWBORN)
+
+
+def _pdf_text(pdf: bytes, tmp_path: Any) -> str:
+    import subprocess
+
+    path = tmp_path / "bundle-receipt.pdf"
+    path.write_bytes(pdf)
+    try:
+        return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                              capture_output=True, text=True).stdout
+    finally:
+        path.unlink()
+
+
+def test_the_bundle_receipt_is_printed_with_each_matter_and_why_one_failed(
+        make_config: Any, tmp_path: Any) -> None:
+    """Lee's bundle receipt on paper, through cupsd to the printer emulator: the bundle's
+    number, each submitted matter's application number and state, the pension claim not
+    submitted with the reason the screen gave; no name or ID number. A second print is a
+    new job; a printer that is down says so and prints nothing."""
+    from kiosk.compose import running
+
+    # a job the printer cannot finish is given up after 8 s here (60 s by default)
+    with running(make_config(printer__job_timeout_s="8")) as core:
+        _print_bundle_receipt(core, tmp_path)
+
+
+def _print_bundle_receipt(core: KioskCore, tmp_path: Any) -> None:
+    from tests.kiosk.session.conftest import sim
+
+    w = Watcher(core)
+    flow = core.journey.bundles
+    world = sim(core)
+    open_form(core, w, "retirement", LEE)
+    assert flow.print_receipt() is None  # nothing submitted yet: nothing to print
+    assert flow.submit_form({"phone": PHONE}) == {}
+    step(w, core, Step.REVIEW)
+    flow.submit()
+    receipt = step(w, core, Step.RECEIPT)
+    assert receipt.printable and receipt.printed == ""
+    before = len(world.printed())
+    why = "缺少电子证照：户口簿"
+    assert flow.print_receipt({"pension-claim": why}) is not None
+    w.until(lambda: flow.view().printed == "printed", "bundle receipt printed")
+    assert world.wait_printed(before + 1, 30)
+    paper = world.printed()[-1].read_bytes()
+    assert paper == core.journey.last_document
+    text = _pdf_text(paper, tmp_path)
+    assert receipt.receipt_no in text
+    for o in receipt.outcomes:
+        if o.receipt is not None:
+            assert o.receipt.application_no in text
+    assert "未提交" in text and why in text
+    assert "已办结" in text or "已出结果" in text  # the instant insurance record
+    assert LEE not in text and PHONE not in text  # no personal data on the receipt
+    # printed again: a second job, not dropped as a duplicate of the first
+    assert flow.print_receipt() is not None
+    w.until(lambda: flow.view().printed == "printed" and len(world.printed()) == before + 2,
+            "the second copy")
+    # out of paper: the citizen is told, nothing is printed
+    world.paper(out=True)
+    w.notices.clear()
+    assert flow.print_receipt() is not None
+    w.until(lambda: flow.view().printed == "failed", "the print refused")
+    error = flow.view().print_error
+    assert "paper" in error, error
+    w.notice(error)
+    assert len(world.printed()) == before + 2
+    core.journey.cancel()
+    w.state(State.GOODBYE)
+    assert flow.view() == BundleView()
