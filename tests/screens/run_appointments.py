@@ -137,6 +137,15 @@ def book(ui: KioskDriver, out: dict[str, Any], tmp: Path, full: Any) -> Any:
     ui.tap(f"hall:{CENTRE}")
     screen(ui, "appointment_slots")
     scr = ui.app.screens["appointment_slots"]
+    if scr.day != full.at.date().isoformat():
+        # midnight in Guangdong passed since the slot was filled: today is no longer
+        # bookable, so the first day shown moved on; fill the new first slot, look again
+        got["midnight_crossed"] = True
+        full = fill_first_slot(ui)
+        ui.tap("back")
+        screen(ui, "appointment_halls")
+        ui.tap(f"hall:{CENTRE}")
+        screen(ui, "appointment_slots")
     # the first slot is full: said in words, and cannot be chosen
     label = f"slot:{full.at:%H:%M}"
     widget = next((w for w in ui._walk() if getattr(w, "name", "") == label), None)

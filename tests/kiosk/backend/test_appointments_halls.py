@@ -285,3 +285,19 @@ def test_a_bad_halls_file_names_the_key_and_exits_2(tmp_path: Path) -> None:
                                        "--credentials", str(server), "--halls", str(bad)])
     assert result.exit_code == 2 and "--halls" in result.output and "unique" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("hour", [0, 1, 7, 23])
+@pytest.mark.parametrize("zone", ["china", "utc"])
+def test_a_full_first_slot_reads_full_at_any_hour(fresh_platform: PlatformService,
+                                                  hour: int, zone: str) -> None:
+    """Just after midnight in Guangdong (16:00 UTC) the kiosk's screen test found the first
+    slot, full, still offering its two places (the platform's clock may be in any zone)."""
+    now = dt.datetime(2026, 6, 2, hour, 10, tzinfo=CHINA)
+    fresh_platform.clock.now = now if zone == "china" else now.astimezone(dt.UTC)  # type: ignore[attr-defined]
+    first = fresh_platform.appointment_slots(CENTRE, BIRTH)[0]
+    for key in ("huang", "chen"):
+        fresh_platform.book_appointment(BIRTH, ref(fresh_platform, key), choice(first.at),
+                                        kiosk_id=A)
+    again = next(s for s in fresh_platform.appointment_slots(CENTRE, BIRTH) if s.at == first.at)
+    assert (again.capacity, again.free) == (2, 0), (first.at, hour)
