@@ -4,7 +4,7 @@ Public API: :func:`render_receipt`, :func:`render_result`, :func:`render_certifi
 :func:`render_appointment_slip`, :func:`render_bundle_receipt` with :class:`ReceiptInfo`,
 :class:`ResultInfo`, :class:`CertificateCopyInfo`, :class:`AppointmentSlipInfo`,
 :class:`BundleReceiptInfo` (:class:`BundleItem`);
-:func:`pdf_to_png`; and :func:`receipt_pdf`, which builds a receipt from a backend
+:func:`pdf_to_png`, :func:`pdf_text`; and :func:`receipt_pdf`, which builds a receipt from a backend
 ``ApplicationReceipt``. The QR code on a document is the platform's signed document code
 (:mod:`kiosk.identity.doccodes`), which any kiosk can check with the platform's public key.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kiosk.documents.raster import pdf_to_png
+from kiosk.documents.raster import pdf_text, pdf_to_png
 from kiosk.documents.render import (
     LAYOUTS,
     AppointmentSlipInfo,
@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from kiosk.config.schema import KioskConfig
 
 __all__ = ["LAYOUTS", "AppointmentSlipInfo", "BundleItem", "BundleReceiptInfo",
-           "CertificateCopyInfo", "ReceiptInfo", "ResultInfo", "pdf_to_png", "receipt_pdf",
+           "CertificateCopyInfo", "ReceiptInfo", "ResultInfo", "pdf_text", "pdf_to_png",
+           "receipt_pdf",
            "render_appointment_slip", "render_bundle_receipt", "render_certificate_copy",
            "render_receipt", "render_result", "short_code", "watermark_text"]
 

@@ -228,25 +228,14 @@ class AppointmentFlow:
         doc_id = f"{booked.appointment_no}:slip" + (f":{copy}" if again else "")
 
         def work(_session_no: int) -> str | None:
-            if d.ended.is_set():
-                return "canceled"
-            printer = self.journey.devices.printer
-            if printer is None or not printer.status.usable:
-                self._set(d, slip="failed", slip_error="printer_down")
-                self.journey.notify("error", "printer_down")
-                return "printer_down"
-            pdf = slip_pdf(booked, hall, matter, self.journey.cfg)
-            if d.ended.is_set():
-                return "canceled"  # the citizen left meanwhile: print nothing
-            outcome = printer.print_document(doc_id, pdf, "appointment slip")
-            self.journey.last_document = pdf
-            if outcome.ok:
+            error, code = self.journey.print_for(
+                d, doc_id, lambda: slip_pdf(booked, hall, matter, self.journey.cfg),
+                "appointment slip")
+            if error is None:
                 self._set(d, slip="printed", slip_error="")
-                return None
-            error = outcome.message_key or f"print_{outcome.state}"
-            self._set(d, slip="failed", slip_error=error)
-            self.journey.notify("error", error)
-            return f"print_{outcome.state}"
+            elif error != "canceled":
+                self._set(d, slip="failed", slip_error=error)
+            return code
 
         return self.journey._work("printing_slip", work)
 

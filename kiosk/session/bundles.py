@@ -382,25 +382,14 @@ class BundleFlow:
         doc_id = f"{v.receipt_no}:bundle" + (f":{copy}" if copy > 1 else "")
 
         def work(_session_no: int) -> str | None:
-            if d.ended.is_set():
-                return "canceled"
-            printer = self.journey.devices.printer
-            if printer is None or not printer.status.usable:
-                self._set(d, printed="failed", print_error="printer_down")
-                self.journey.notify("error", "printer_down")
-                return "printer_down"
-            pdf = bundle_receipt_pdf(v, self.journey.cfg, reasons or {})
-            if d.ended.is_set():
-                return "canceled"  # the citizen left meanwhile: print nothing
-            outcome = printer.print_document(doc_id, pdf, "bundle receipt")
-            self.journey.last_document = pdf
-            if outcome.ok:
+            error, code = self.journey.print_for(
+                d, doc_id, lambda: bundle_receipt_pdf(v, self.journey.cfg, reasons or {}),
+                "bundle receipt")
+            if error is None:
                 self._set(d, printed="printed", print_error="")
-                return None
-            error = outcome.message_key or f"print_{outcome.state}"
-            self._set(d, printed="failed", print_error=error)
-            self.journey.notify("error", error)
-            return f"print_{outcome.state}"
+            elif error != "canceled":
+                self._set(d, printed="failed", print_error=error)
+            return code
 
         return self.journey._work("printing_bundle_receipt", work)
 

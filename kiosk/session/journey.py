@@ -458,6 +458,29 @@ class Journey:
 
         return self._work("printing", work)
 
+    def print_for(self, d: SessionData, doc_id: str, make_pdf: Callable[[], bytes],
+                  title: str) -> tuple[str | None, str | None]:
+        """Print a document of session ``d`` (on the caller's worker): ``(None, None)`` when
+        printed, else ``(message key, outcome code)``: ``canceled`` when the citizen left
+        (nothing printed), ``printer_down``, or the printer's own key (the citizen is told
+        with an ``error`` notice)."""
+        if d.ended.is_set():
+            return "canceled", "canceled"
+        printer = self.devices.printer
+        if printer is None or not printer.status.usable:
+            self.notify("error", "printer_down")
+            return "printer_down", "printer_down"
+        pdf = make_pdf()
+        if d.ended.is_set():
+            return "canceled", "canceled"  # the citizen left meanwhile: print nothing
+        outcome = printer.print_document(doc_id, pdf, title)
+        self.last_document = pdf
+        if outcome.ok:
+            return None, None
+        error = outcome.message_key or f"print_{outcome.state}"
+        self.notify("error", error)
+        return error, f"print_{outcome.state}"
+
     def _record_delivery(self, d: SessionData, method: Delivery,
                          mail_address: str | None) -> None:
         """Tell the platform how the result of session ``d`` is delivered, unless that is

@@ -13,12 +13,12 @@ of the citizens survives their sessions. Screenshots in ARTIFACTS.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from kiosk.documents import pdf_text
 from screens.testing import KioskDriver, demo_citizen, sim_config
 from tests.screens.parallel import recorded
 
@@ -154,7 +154,7 @@ def retirement(ui: KioskDriver, out: dict[str, Any], _tmp: Path) -> None:
     got["print"] = {"state": receipt.printed, "text": receipt.print_text,
                     "button": receipt.print_label,
                     "jobs": len(ui.sim.printed(printed_before + 1, 30)) - printed_before,
-                    "paper": _pdf_text(ui.journey.last_document or b"", _tmp)}
+                    "paper": pdf_text(ui.journey.last_document or b"")}
     ui.shot("receipt-printed")
     ui.tap("bundle_finish")
     ui.run_until(lambda: ui.screen in ("goodbye", "attract"), 30, "the session ended")
@@ -162,16 +162,6 @@ def retirement(ui: KioskDriver, out: dict[str, Any], _tmp: Path) -> None:
         [str(person["name"]), str(person["id_number"]), "13900139000", "6217000011112222"])
         if "platform" not in x]
     out["retirement"] = got
-
-
-def _pdf_text(pdf: bytes, tmp: Path) -> str:
-    path = tmp / "printed.pdf"
-    path.write_bytes(pdf)
-    try:
-        return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
-                              capture_output=True, text=True).stdout
-    finally:
-        path.unlink()
 
 
 def _names(ui: KioskDriver) -> list[str]:

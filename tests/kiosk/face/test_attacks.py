@@ -11,28 +11,20 @@ import numpy as np
 import pytest
 
 from hardware.base import Deadline
-from hardware.camera.config import CameraConfig
 from hardware.camera.driver import CameraDevice
-from hardware.camera.factory import create
-from hardware.context import DeviceContext
 from hardware.sim import faces, scene3d
 from hardware.sim.control import SimClient
 from kiosk.face.check import FaceCheck
 from kiosk.face.config import FaceConfig
 from kiosk.face.liveness import LivenessChecker, Relief
 from kiosk.face.verify import FaceVerifier
+from tests.kiosk.face.conftest import sim_camera
 
 
 @pytest.fixture(scope="module")
 def camera() -> Iterator[tuple[CameraDevice, SimClient]]:
-    ctx = DeviceContext()
-    cam = create(CameraConfig(source="sim://faces?holder=chen"), ctx)
-    cam.start(lambda _event: None)
-    try:
-        yield cam, SimClient(ctx.sims.controls()["camera"])
-    finally:
-        cam.close()
-        ctx.sims.close()
+    with sim_camera("sim://faces?holder=chen") as cam:
+        yield cam
 
 
 @pytest.mark.parametrize("attack", ["print", "fold", "curve", "screen"])

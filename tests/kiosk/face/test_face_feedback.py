@@ -5,33 +5,15 @@ data), through the liveness challenges as well as the decision."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-
-import pytest
 
 from hardware.base import Deadline
-from hardware.camera.config import CameraConfig
 from hardware.camera.driver import CameraDevice
-from hardware.camera.factory import create
-from hardware.context import DeviceContext
 from hardware.sim import faces
 from hardware.sim.control import SimClient
 from kiosk.face.check import FaceCheck, FaceFeedback
 from kiosk.face.config import FaceConfig
 from kiosk.face.liveness import LivenessChecker
 from kiosk.face.verify import GATE_CODES, FaceVerifier
-
-
-@pytest.fixture
-def camera() -> Iterator[tuple[CameraDevice, SimClient]]:
-    ctx = DeviceContext()
-    cam = create(CameraConfig(source="sim://faces"), ctx)  # nobody in front of it yet
-    cam.start(lambda _event: None)
-    try:
-        yield cam, SimClient(ctx.sims.controls()["camera"])
-    finally:
-        cam.close()
-        ctx.sims.close()
 
 
 def test_gates_challenges_and_progress_reach_the_screen(

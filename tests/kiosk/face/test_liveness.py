@@ -9,27 +9,19 @@ from collections.abc import Iterator
 import pytest
 
 from hardware.base import Deadline
-from hardware.camera.config import CameraConfig
 from hardware.camera.driver import CameraDevice
-from hardware.camera.factory import create
-from hardware.context import DeviceContext
 from hardware.sim import faces
 from hardware.sim.control import SimClient
 from kiosk.face.config import FaceConfig
 from kiosk.face.liveness import LivenessChecker
 from kiosk.face.verify import FaceVerifier
+from tests.kiosk.face.conftest import sim_camera
 
 
 @pytest.fixture
 def camera() -> Iterator[tuple[CameraDevice, SimClient]]:
-    ctx = DeviceContext()
-    cam = create(CameraConfig(source="sim://faces?holder=chen"), ctx)
-    cam.start(lambda _event: None)
-    try:
-        yield cam, SimClient(ctx.sims.controls()["camera"])
-    finally:
-        cam.close()
-        ctx.sims.close()
+    with sim_camera("sim://faces?holder=chen") as cam:
+        yield cam
 
 
 def test_liveness_live_face_passes_and_photo_fails(

@@ -14,27 +14,12 @@ from collections.abc import Iterator
 import pytest
 
 from hardware.base import Deadline
-from hardware.camera.config import CameraConfig
 from hardware.camera.driver import CameraDevice
-from hardware.camera.factory import create
-from hardware.context import DeviceContext
 from hardware.sim import faces
 from hardware.sim.control import SimClient
 from kiosk.face.check import FaceFeedback
 from kiosk.face.config import FaceConfig
 from kiosk.face.worker import FaceWorker
-
-
-@pytest.fixture
-def camera() -> Iterator[tuple[CameraDevice, SimClient]]:
-    ctx = DeviceContext()
-    cam = create(CameraConfig(source="sim://faces"), ctx)
-    cam.start(lambda _event: None)
-    try:
-        yield cam, SimClient(ctx.sims.controls()["camera"])
-    finally:
-        cam.close()
-        ctx.sims.close()
 
 
 @pytest.fixture(scope="module")

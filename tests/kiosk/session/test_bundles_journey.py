@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from kiosk.backend.contract import ApplicationState
 from kiosk.backend.platform.models import ApplicationRow
 from kiosk.core import KioskCore
+from kiosk.documents import pdf_text
 from kiosk.session.bundles import BundleView, Step
 from kiosk.session.states import State
 from tests.kiosk.session.test_journey import Watcher, personal_leftovers
@@ -192,20 +193,8 @@ def test_platform_down_mid_bundle_loses_nothing_and_doubles_nothing(core: KioskC
     assert set(forms(core, keys)) == set(NEWBORN)
 
 
-def _pdf_text(pdf: bytes, tmp_path: Any) -> str:
-    import subprocess
-
-    path = tmp_path / "bundle-receipt.pdf"
-    path.write_bytes(pdf)
-    try:
-        return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
-                              capture_output=True, text=True).stdout
-    finally:
-        path.unlink()
-
-
 def test_the_bundle_receipt_is_printed_with_each_matter_and_why_one_failed(
-        make_config: Any, tmp_path: Any) -> None:
+        make_config: Any) -> None:
     """Lee's bundle receipt on paper, through cupsd to the printer emulator: the bundle's
     number, each submitted matter's application number and state, the pension claim not
     submitted with the reason the screen gave; no name or ID number. A second print is a
@@ -214,10 +203,10 @@ def test_the_bundle_receipt_is_printed_with_each_matter_and_why_one_failed(
 
     # a job the printer cannot finish is given up after 8 s here (60 s by default)
     with running(make_config(printer__job_timeout_s="8")) as core:
-        _print_bundle_receipt(core, tmp_path)
+        _print_bundle_receipt(core)
 
 
-def _print_bundle_receipt(core: KioskCore, tmp_path: Any) -> None:
+def _print_bundle_receipt(core: KioskCore) -> None:
     from tests.kiosk.session.conftest import sim
 
     w = Watcher(core)
@@ -237,7 +226,7 @@ def _print_bundle_receipt(core: KioskCore, tmp_path: Any) -> None:
     assert world.wait_printed(before + 1, 30)
     paper = world.printed()[-1].read_bytes()
     assert paper == core.journey.last_document
-    text = _pdf_text(paper, tmp_path)
+    text = pdf_text(paper)
     assert receipt.receipt_no in text
     for o in receipt.outcomes:
         if o.receipt is not None:
