@@ -35,6 +35,7 @@ log = logging.getLogger("hardware.idcard")
 DRIVER_VERSION = "1.0"
 NOT_CONNECTED = "ID-card reader: not connected (unplugged or no power)"
 CHECKSUM_RETRIES = 2
+SILENT_RETRIES = 1  # a command the SAM did not answer is asked again once before "hardware_error"
 # command -> (SAM processing allowance in s, expected response length in bytes)
 COMMAND_TIMING: dict[p.Command, tuple[float, int]] = {
     p.Command.RESET: (1.0, 11),
@@ -190,16 +191,23 @@ class IdCardReader(Device):
         raise kind(f"{what}: SAM status 0x{status.sw3:02X} ({status.text})", detail=detail)
 
     def _command(self, command: p.Command, outer: Deadline) -> p.Response:
-        try:
-            response = self._exchange(command, outer)
-        except DeviceNotReady as exc:
-            if exc.detail == "no_device":
-                self._lost()
-            raise
-        except DeviceTimeout:
-            if not outer.expired:  # the SAM itself went silent
-                self._update(DeviceStatus.HARDWARE_ERROR)
-            raise
+        for attempt in range(1 + SILENT_RETRIES):
+            try:
+                response = self._exchange(command, outer)
+                break
+            except DeviceNotReady as exc:
+                if exc.detail == "no_device":
+                    self._lost()
+                raise
+            except DeviceTimeout:
+                if outer.expired:
+                    raise
+                # the SAM missed its answer: once is a slow moment (a loaded line), asked
+                # again; silent again is a hardware error (it takes a kiosk out of service)
+                self.count("timeouts")
+                if attempt == SILENT_RETRIES:
+                    self._update(DeviceStatus.HARDWARE_ERROR)
+                    raise
         if response.status.outcome is not p.Outcome.SAM_FAULT:
             self._update(DeviceStatus.ONLINE)
         return response

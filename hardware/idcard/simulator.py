@@ -311,6 +311,8 @@ class IdCardSimulator:
     def _handle(self, master: int, payload: bytes, ready_at: float) -> None:
         self.commands += 1
         command, _cmd, _para, _data = p.parse_command_payload(payload)
+        if self._take_fault("silent"):
+            return  # no answer at all: the driver's deadline decides
         if self._take_fault("sam_60"):
             self._respond(master, p.build_response(0x60), ready_at, None)
             return

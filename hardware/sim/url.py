@@ -32,6 +32,7 @@ FAULTS: dict[str, dict[str, str]] = {
         "sam_32": "select fails: the SAM did not authenticate the card (SW3 0x32)",
         "sam_41": "the read fails (SW3 0x41)",
         "sam_60": "every command fails: SAM self-test error (SW3 0x60)",
+        "silent": "the SAM does not answer (a late reply on a loaded line, or a dead SAM)",
     },
     "qr": {
         "partial": "a code cut short, without its suffix",

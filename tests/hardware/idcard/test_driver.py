@@ -227,3 +227,27 @@ def test_card_wipe_and_repr(reader: IdCardReader, sim: IdCardSimulator) -> None:
     card.wipe()
     assert photo == bytearray(1024) and card.photo is photo
     assert card.name == "" and card.id_number == "" and card.pass_number is None
+
+
+def test_one_late_answer_is_not_a_hardware_error(reader: IdCardReader,
+                                                 sim: IdCardSimulator) -> None:
+    """A SAM that misses one answer (a loaded line, a slow moment) is not broken: the reader
+    stays online and reads the next card; one that stays silent is a hardware error (it
+    takes a kiosk out of service: a single late reply used to)."""
+    changes: list[DeviceStatus] = []
+    reader.subscribe(lambda e: changes.append(e.status) if isinstance(e, StatusChange)
+                     else None)
+    sim.set_fault("silent", times=1)
+    sim.insert("huang")
+    assert read(reader).name == "黄志强"
+    assert DeviceStatus.HARDWARE_ERROR not in changes, changes
+    assert reader.counters.get("timeouts", 0) >= 1 and sim.fault is None
+    sim.remove()
+    sim.set_fault("silent")  # until cleared: the SAM is gone quiet for good
+    with pytest.raises(DeviceError):
+        reader.read_card(Deadline(3.0))
+    assert reader.status is DeviceStatus.HARDWARE_ERROR
+    sim.set_fault(None)
+    sim.insert("chen")
+    assert read(reader).id_number == "440605195803121228"
+    assert reader.status is DeviceStatus.ONLINE
