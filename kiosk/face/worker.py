@@ -144,7 +144,6 @@ class FaceWorker:
         # the monotonic clock is the machine's: the child keeps the same deadline
         conn.send(("check", bytearray(reference_jpeg) if isinstance(reference_jpeg, bytes)
                    else reference_jpeg, deadline.end, on_challenge is not None))
-        cancelled_sent = False
         period = 1.0 / self.cfg.max_fps
         next_at = 0.0
         while True:
@@ -154,16 +153,12 @@ class FaceWorker:
             msg = conn.recv()
             kind = msg[0]
             if kind == "frame":
-                if deadline.cancel.is_set():
-                    conn.send(("cancelled",))
-                    cancelled_sent = True
-                    continue
-                # at most max_fps: what the face check does not need is the screen's
+                # at most max_fps (what the face check does not need is the screen's); a
+                # session that has ended is answered "cancelled" (the wait returns at once)
                 if deadline.cancel.wait(max(0.0, next_at - time.monotonic())):
                     conn.send(("cancelled",))
-                    cancelled_sent = True
                     continue
-                frame = None if cancelled_sent else frames()
+                frame = frames()
                 # 0.8: a camera at max_fps itself is never slowed to every other frame
                 next_at = time.monotonic() + 0.8 * period
                 conn.send(("frame", frame))
