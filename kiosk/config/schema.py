@@ -225,7 +225,7 @@ class LoggingConfig(_Section):
 
 
 # settings the production policy (kiosk/config/policy.py) checks, by key path
-UNSAFE_KEYS = ("face.enabled", "face.liveness", "face.threshold", "camera.enabled",
+UNSAFE_KEYS = ("face.enabled", "face.liveness", "face.blink", "face.threshold", "camera.enabled",
                "camera.source", "backend.kind", "backend.seed_demo", "backend.verify_tls",
                "backend.url", "fleet.tls")
 

@@ -35,3 +35,5 @@ class FaceConfig(BaseModel):
         "process", description="where the face check runs: a child process (the UI keeps "
         "its frame rate while dlib works) or a thread of the kiosk (kiosk/face/worker.py)")
     liveness_retries: int = Field(2, ge=0, le=5)
+    blink: bool = Field(True, description="the blink challenge may be drawn (needs the face "
+                        "landmark models that scripts/setup.sh installs: kiosk/face/eyes.py)")

@@ -13,18 +13,30 @@ random pause before each, records a neutral baseline, then watches every frame:
   so one principal curvature is zero); a real face is a dome (nose, cheeks, forehead curve in
   both directions). A quadratic fitted to the parallax must be curved in both directions
   with the same sign (:data:`MIN_ELLIPTICITY`) and deep enough (:data:`MIN_RELIEF`);
-- "come closer": eye distance growth of :data:`CLOSER_RATIO`.
+- "come closer": eye distance growth of :data:`CLOSER_RATIO`;
+- "blink": the eyes' openness (:mod:`kiosk.face.eyes`: MediaPipe's face mesh and eye contour
+  models) must fall to :data:`BLINK_CLOSED` of the baseline's and come back to
+  :data:`BLINK_OPEN` of it. A printed photo cannot close its eyes, and tipping it (which
+  flattens the eyes on paper) flattens the face's height with them: openness is a ratio of two
+  vertical lengths, and a frame counts only while the face keeps its proportions
+  (:data:`BLINK_SHAPE`). Drawn only where the models are installed.
 
-The 68-point landmark model is not used (its training data licence excludes commercial use),
-so there is no blink or mouth challenge: see README.md.
+A move that was not asked (the other turn, a turn while asked to come closer or blink, coming
+much closer while asked to turn or blink: :func:`wrong_move`) ends the attempt with
+``wrong_move``: a video of the citizen doing every challenge in turn, replayed on a screen,
+must show the asked move first, at the right time, twice. The random pause before each
+challenge counts only while the face is still (:data:`STILL_YAW`), and a move that satisfies
+the challenge sooner than :data:`REACTION_S` after it is shown was not an answer to it
+(``wrong_move``; a blink that early is simply not counted: people blink anyway).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,12 +46,19 @@ import numpy.typing as npt
 
 from hardware.base import Deadline
 from kiosk.face.config import FaceConfig
+from kiosk.face.eyes import EyeModel, EyeState
+from kiosk.face.meshmodels import ModelMissing
 from kiosk.face.verify import FaceAnalysis, FaceGateError, FaceVerifier
 
-CHALLENGES = ("turn_left", "turn_right", "come_closer")
+CHALLENGES = ("turn_left", "turn_right", "come_closer", "blink")
 TURNS = ("turn_left", "turn_right")
 YAW_DELTA = 0.07  # yaw cue change that counts as a turn (eye distances)
 CLOSER_RATIO = 1.18  # eye distance growth that counts as "came closer"
+WRONG_YAW = 2 * YAW_DELTA  # a turn this large that was not asked ends the challenge
+WRONG_CLOSER = 1.3  # ... and so does coming this much closer when not asked
+REACTION_S = 0.25  # nobody answers a cue sooner: a move done by then was not an answer
+STILL_YAW = 0.6 * YAW_DELTA  # the face counts as still within this yaw cue change ...
+STILL_SCALE = 0.06  # ... and this change of eye distance; the pause needs it still
 BASELINE_FRAMES = 2
 MIN_RELIEF = 0.02  # RMS parallax after the homography, in eye distances
 MIN_ELLIPTICITY = 0.3  # smaller / larger principal curvature of the parallax (same sign)
@@ -47,14 +66,19 @@ MIN_CURVATURE = 0.06  # the smaller principal curvature itself (eye distances)
 MIN_TRACKS = 25
 PAUSE_S = (0.2, 0.9)  # random pause before each challenge
 PER_ATTEMPT = 2  # challenges drawn for one attempt
+BLINK_CLOSED = 0.65  # openness / the baseline's that counts as eyes shut
+BLINK_OPEN = 0.85  # ... and as open again after
+BLINK_SHAPE = 0.9  # a frame counts only while the face keeps this share of its proportion
 
 Frame = npt.NDArray[Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LivenessResult:
     passed: bool
-    reason: str | None  # challenge_failed | not_3d | no_face | multiple_faces | timeout | canceled
+    reason: str | None  # challenge_failed | not_3d | wrong_move | not_still | no_face |
+    # multiple_faces | timeout | canceled
     challenges: tuple[str, ...]
     cues: dict[str, float] = field(default_factory=dict, compare=False)
 
@@ -166,15 +190,24 @@ class LivenessChecker:
     encodes frontal ones from it); ``on_gate`` is told each frame's quality gate (``ok`` or a
     :data:`~kiosk.face.verify.GATE_CODES` code: the UI's "come closer", "face the light").
     ``passed`` counts the challenges passed in the current attempt. ``cues`` of the result
-    hold the last relief measured.
+    hold the last relief measured, and the blink's lowest openness ratio. ``eyes`` measures
+    the blink (loaded from the installed models when ``cfg.blink``; without them the blink is
+    not drawn, and a warning says so once).
     """
 
     def __init__(self, cfg: FaceConfig | None = None, verifier: FaceVerifier | None = None,
                  *, rng: random.Random | None = None, challenge_s: float = 4.0,
                  pause_s: tuple[float, float] = PAUSE_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 eyes: EyeModel | None = None) -> None:
         self.cfg = cfg or FaceConfig()
         self.verifier = verifier or FaceVerifier(self.cfg)
+        self.eyes = eyes
+        if eyes is None and self.cfg.blink:
+            try:
+                self.eyes = EyeModel()
+            except ModelMissing as exc:
+                log.warning("liveness: no blink challenge (%s)", exc)
         self.rng = rng or random.SystemRandom()
         self.challenge_s = challenge_s
         self.pause_s = pause_s
@@ -187,9 +220,14 @@ class LivenessChecker:
         self.cues: dict[str, float] = {}
         self._gate: Callable[[str], None] = lambda _g: None
 
+    @property
+    def challenges(self) -> tuple[str, ...]:
+        """The challenges this checker can draw."""
+        return tuple(c for c in CHALLENGES if c != "blink" or self.eyes is not None)
+
     def draw(self) -> tuple[str, ...]:
         first = self.rng.choice(TURNS)
-        second = self.rng.choice([c for c in CHALLENGES if c != first])
+        second = self.rng.choice([c for c in self.challenges if c != first])
         pair = [first, second]
         self.rng.shuffle(pair)
         return tuple(pair)
@@ -254,6 +292,7 @@ class LivenessChecker:
             yaw0 = statistics.median(geometry(b.face.landmarks)[0] for b in base)
             iod0 = statistics.median(geometry(b.face.landmarks)[1] for b in base)
             relief = Relief(base[-1].gray, base[-1].face)
+            blink = _Blink(self._eyes(b) for b in base) if challenge == "blink" else None
             self.in_challenge = True
             tell(challenge)
             done.append(challenge)
@@ -266,8 +305,21 @@ class LivenessChecker:
                     self.challenge_time += self.clock() - shown_at
                     raise _Ended("not_3d" if moved else "challenge_failed")
                 self.challenge_frames += 1
-                relief.update(s.gray)
                 g = geometry(s.face.landmarks)
+                early = self.clock() - shown_at < REACTION_S
+                if wrong_move(challenge, g, yaw0, iod0) or (
+                        early and blink is None and _satisfied(challenge, g, yaw0, iod0)):
+                    s.face.wipe()
+                    self.challenge_time += self.clock() - shown_at
+                    raise _Ended("wrong_move")
+                if blink is not None:
+                    done_blinking = blink.see(self._eyes(s), counts=not early)
+                    s.face.wipe()
+                    self.cues = {"blink_min_ratio": blink.lowest}
+                    if done_blinking:
+                        break
+                    continue
+                relief.update(s.gray)
                 s.face.wipe()
                 if not _satisfied(challenge, g, yaw0, iod0):
                     continue
@@ -285,20 +337,77 @@ class LivenessChecker:
             self.passed += 1
             self.challenge_time += self.clock() - shown_at
 
+    def _eyes(self, s: _Seen) -> EyeState:
+        if self.eyes is None:  # the blink is drawn only with the models
+            raise RuntimeError("blink challenge without the eye models")
+        return self.eyes.measure(s.frame, s.face.box, s.face.landmarks)
+
     def _baseline(self, frames: Callable[[], Frame | None], deadline: Deadline,
                   seen: Callable[[Frame, FaceAnalysis], None]) -> list[_Seen]:
-        """A random pause, then :data:`BASELINE_FRAMES` frames of the face at rest."""
-        pause_end = self.clock() + self.rng.uniform(*self.pause_s)
+        """A random pause with the face still (a move starts it again), then
+        :data:`BASELINE_FRAMES` frames of the face at rest."""
+        pause = self.rng.uniform(*self.pause_s)
+        pause_end = self.clock() + pause
         base: list[_Seen] = []
         until = pause_end + self.challenge_s
+        rest: tuple[float, float] | None = None
         while True:
             s = self._next(frames, deadline, until, seen)
             if s is None:
-                raise _Ended("no_face")
+                raise _Ended("not_still" if rest is not None else "no_face")
+            g = geometry(s.face.landmarks)
+            if rest is None or _moved(g, rest):
+                rest = g
+                pause_end = max(pause_end, self.clock() + pause)
+                base = []
             base.append(s)
             base = base[-BASELINE_FRAMES:]
             if self.clock() >= pause_end and len(base) >= BASELINE_FRAMES:
                 return base
+
+
+class _Blink:
+    """A blink seen: openness down to :data:`BLINK_CLOSED` of the baseline, then back up
+    to :data:`BLINK_OPEN` of it, on frames where the face keeps its proportions."""
+
+    def __init__(self, baseline: Iterable[EyeState]) -> None:
+        states = list(baseline)
+        self.open = statistics.median(e.openness for e in states)
+        self.proportion = statistics.median(e.proportion for e in states)
+        self.closed = False
+        self.lowest = 1.0
+
+    def see(self, eyes: EyeState, *, counts: bool = True) -> bool:
+        """True once the blink is done; ``counts`` False: eyes shut now (sooner than anyone
+        answers) are not the answer."""
+        if eyes.proportion < BLINK_SHAPE * self.proportion:
+            return False  # flattened: a sheet tipped, not eyelids
+        ratio = eyes.openness / self.open if self.open > 0 else 1.0
+        self.lowest = min(self.lowest, ratio)
+        if ratio <= BLINK_CLOSED and counts:
+            self.closed = True
+        return self.closed and ratio >= BLINK_OPEN
+
+
+def _moved(g: tuple[float, float], rest: tuple[float, float]) -> bool:
+    yaw, iod = g
+    return abs(yaw - rest[0]) > STILL_YAW or (
+        rest[1] > 0 and abs(iod / rest[1] - 1.0) > STILL_SCALE)
+
+
+def wrong_move(challenge: str, g: tuple[float, float], yaw0: float, iod0: float) -> bool:
+    """A move the challenge did not ask for (see the module doc); a blink is never wrong
+    (people blink all the time), and small moves are not either."""
+    yaw, iod = g
+    turned = yaw - yaw0
+    closer = iod0 > 0 and iod / iod0 >= WRONG_CLOSER
+    if challenge == "turn_left":
+        return turned <= -WRONG_YAW or closer
+    if challenge == "turn_right":
+        return turned >= WRONG_YAW or closer
+    if challenge == "come_closer":
+        return abs(turned) >= WRONG_YAW
+    return abs(turned) >= WRONG_YAW or closer
 
 
 def _satisfied(challenge: str, g: tuple[float, float], yaw0: float, iod0: float) -> bool:

@@ -2,8 +2,10 @@
 
 An :class:`Actor` stands in front of a virtual camera (15 frames a second of virtual time,
 so the figures do not depend on this machine's load): a real photo as a textured 3D head
-(live) or as one of :data:`ATTACKS` (a print, folded, curved, on a screen) that an attacker
-turns and moves as each challenge asks. ISO/IEC 30107-3 terms: APCER is the share of attack
+(live) or as one of :data:`ATTACKS` (a print, folded, curved, tipped, on a screen) that an
+attacker turns and moves as each challenge asks, or a video of the live head replayed on a
+screen (``replay``: every challenge acted in turn, looped, from a random point; it does not
+listen). ISO/IEC 30107-3 terms: APCER is the share of attack
 presentations accepted (per attack type), BPCER the share of live presentations refused.
 """
 
@@ -12,14 +14,16 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
 from hardware.base import Deadline
-from hardware.sim import scene3d
+from hardware.sim import faces, scene3d
 from hardware.sim.scene3d import Image
 from kiosk.face.config import FaceConfig
+from kiosk.face.eyes import EyeModel
 from kiosk.face.liveness import LivenessChecker, LivenessResult
 from kiosk.face.verify import FaceVerifier, _Models
 
@@ -34,7 +38,13 @@ ATTACKS: dict[str, tuple[str, float, str]] = {
     "curved": ("curve", 0.0, "acts"),
     "closer_farther": ("flat", 0.0, "depth"),
     "screen": ("screen", 0.0, "acts"),
+    "tilt": ("flat", 0.0, "tilt"),  # tipped forward/back when asked to blink: eyes flatten
+    "replay": ("head", 0.0, "replay"),  # a video of the live person on a screen, see below
+    "replay_slow": ("head", 0.0, "replay"),  # the same with long rests (faces.REPLAY_SLOW)
 }
+BLINK_S = (0.08, 0.25, 0.1)  # a blink: shutting, shut, opening (repeated every BLINK_EVERY)
+BLINK_EVERY = 1.2
+TIP_DEG = 50.0
 
 
 class VirtualClock:
@@ -52,16 +62,36 @@ class Actor:
     scene: scene3d.Scene
     clock: VirtualClock
     rng: np.random.Generator
-    behaviour: str = "live"  # live | still | acts | depth
+    behaviour: str = "live"  # live | still | acts | depth | tilt | replay
     turn_deg: float = 25.0
     reaction_s: float = 0.3
     move_s: float = 0.4
     distance: float = 0.5
     challenge: str | None = None
     told_at: float = 0.0
+    phase: float = 0.0  # where the replayed video starts (seconds into its script)
+    script: faces.Script = faces.REPLAY_SCRIPT
 
     def on_challenge(self, challenge: str | None) -> None:
+        if self.behaviour == "replay":  # a video does not listen
+            return
         self.challenge, self.told_at = challenge, self.clock.t
+
+    def _play(self) -> None:
+        """The replayed video's action now (as if it had just been told it)."""
+        self.challenge, since = faces.replayed(self.clock.t + self.phase, self.script)
+        self.told_at = self.clock.t - since
+
+    def shut(self) -> float:
+        """How shut the eyes are (a blink challenge, a few steps; 0 otherwise)."""
+        t = self.clock.t - self.told_at - self.reaction_s
+        if self.challenge != "blink" or t <= 0:
+            return 0.0
+        t %= BLINK_EVERY
+        a, b, c = BLINK_S
+        if t >= a + b + c:
+            return 0.0
+        return round(min(t / a, 1.0, (a + b + c - t) / c) * 4) / 4
 
     def pose(self) -> scene3d.Pose3:
         t = self.clock.t
@@ -81,11 +111,20 @@ class Actor:
             dist = self.distance * (1.0 - 0.28 * k)
         if self.behaviour == "depth":  # the sheet also comes closer / goes farther
             dist *= 1.0 - 0.2 * k * np.sin(t * 3.0)
-        return scene3d.Pose3(yaw=yaw + sway, pitch=0.5 * sway, distance=dist)
+        pitch = 0.5 * sway
+        if self.behaviour == "tilt":  # the sheet tipped (top away) to flatten its eyes
+            pitch -= TIP_DEG * self.shut()
+        return scene3d.Pose3(yaw=yaw + sway, pitch=pitch, distance=dist)
 
     def __call__(self) -> Image:
         self.clock.t += 1.0 / FPS
-        rgb = self.scene.render(self.pose(), scene3d.room())
+        if self.behaviour == "replay":
+            self._play()
+        shut = self.shut() if self.behaviour in ("live", "replay") else 0.0
+        scene = self.scene.expressed(eyes_closed=shut) if shut else self.scene
+        rgb = scene.render(self.pose(), scene3d.room())
+        if self.behaviour == "replay":
+            rgb = scene3d.on_screen(rgb, self.phase)
         rgb += self.rng.normal(0.0, 3.0, rgb.shape).astype(np.float32)
         return cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
 
@@ -106,17 +145,29 @@ def photo_landmarks(rgb: Image) -> tuple[tuple[float, float], tuple[float, float
     return eye_a, eye_b, p[4]
 
 
+class _Drawn(LivenessChecker):
+    """A checker that asks the challenges it is given (to measure one challenge alone)."""
+
+    def __init__(self, challenges: tuple[str, ...], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fixed = challenges
+
+    def draw(self) -> tuple[str, ...]:
+        return self.fixed
+
+
 def present(rgb: Image, kind: str, seed: int, cfg: FaceConfig | None = None,
-            verifier: FaceVerifier | None = None) -> LivenessResult | None:
+            verifier: FaceVerifier | None = None, *, challenges: tuple[str, ...] | None = None,
+            eyes: EyeModel | None = None) -> LivenessResult | None:
     """One presentation of the photo (``live`` or an attack type); None if the photo has
-    no face."""
+    no face. ``challenges`` fixes what is asked (else the checker draws, as at the kiosk)."""
     marks = photo_landmarks(rgb)
     if marks is None:
         return None
     rng = np.random.default_rng(seed)
-    if kind == "live":
+    if kind == "live" or kind.startswith("replay"):
         scene = scene3d.Scene(rgb, (marks[0], marks[1]), marks[2], "head")
-        behaviour = "live"
+        behaviour = "live" if kind == "live" else "replay"
         turn = float(rng.uniform(15.0, 30.0))
     else:
         surface, fold, behaviour = ATTACKS[kind]
@@ -124,23 +175,30 @@ def present(rgb: Image, kind: str, seed: int, cfg: FaceConfig | None = None,
                               fold_deg=fold or 35.0)
         turn = float(rng.uniform(25.0, 40.0))  # attackers turn the sheet further
     clock = VirtualClock()
+    script = faces.REPLAY_SLOW if kind == "replay_slow" else faces.REPLAY_SCRIPT
     actor = Actor(scene, clock, rng, behaviour, turn_deg=turn,
-                  reaction_s=float(rng.uniform(0.2, 0.6)), distance=float(rng.uniform(0.4, 0.6)))
+                  reaction_s=0.0 if behaviour == "replay" else float(rng.uniform(0.2, 0.6)),
+                  distance=float(rng.uniform(0.4, 0.6)), script=script,
+                  phase=float(rng.uniform(0.0, sum(d for _a, d in script))))
     cfg = cfg or FaceConfig(liveness_retries=0)
     rand = random.Random(seed)  # noqa: S311 - a reproducible evaluation, not a secret
-    checker = LivenessChecker(cfg, verifier or FaceVerifier(cfg), rng=rand,
-                              challenge_s=3.0, clock=clock)
+    verifier = verifier or FaceVerifier(cfg)
+    checker = (LivenessChecker(cfg, verifier, rng=rand, challenge_s=3.0, clock=clock, eyes=eyes)
+               if challenges is None else
+               _Drawn(challenges, cfg, verifier, rng=rand, challenge_s=3.0, clock=clock,
+                      eyes=eyes))
     return checker.run(actor, Deadline(3600), actor.on_challenge)
 
 
 def error_rates(results: Mapping[str, Sequence[LivenessResult]]) -> dict[str, float]:
-    """APCER per attack type (share passed) and BPCER (share of ``live`` refused)."""
+    """APCER per attack type (share passed) and BPCER (share of ``live`` refused; of
+    ``live_blink``, the blink alone, as ``bpcer_blink``)."""
     out: dict[str, float] = {}
     for kind, res in results.items():
         if not res:
             continue
-        if kind == "live":
-            out["bpcer"] = sum(not r.passed for r in res) / len(res)
+        if kind.startswith("live"):
+            out["bpcer" + kind[4:]] = sum(not r.passed for r in res) / len(res)
         else:
             out[f"apcer_{kind}"] = sum(r.passed for r in res) / len(res)
     return out

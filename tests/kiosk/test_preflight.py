@@ -112,3 +112,20 @@ def test_config_check_passes_a_sound_production_file(tmp_path: Path) -> None:
 def test_preflight_of_the_simulation_defaults_is_empty(tmp_path: Path) -> None:
     cfg = load_config(environ={"KIOSK__VAR_DIR": str(tmp_path / "var")})
     assert preflight(cfg) == []
+
+
+def test_preflight_names_missing_or_changed_eye_models(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    models = tmp_path / "models"
+    monkeypatch.setenv("KIOSK_FACE_MODELS", str(models))
+    env = {"KIOSK__VAR_DIR": str(tmp_path / "var")}
+    assert preflight(load_config(environ=env)) == [
+        f"face.blink: {models}/face_landmark.tflite is missing: run scripts/setup.sh "
+        "(or set face.blink: false)"]
+    models.mkdir()
+    for name in ("face_landmark.tflite", "iris_landmark.tflite"):
+        (models / name).write_bytes(b"not the model")
+    assert preflight(load_config(environ=env)) == [
+        f"face.blink: {models}/face_landmark.tflite is not the pinned model (hash differs): "
+        "run scripts/setup.sh (or set face.blink: false)"]
+    assert preflight(load_config(environ={**env, "KIOSK__FACE__BLINK": "false"})) == []

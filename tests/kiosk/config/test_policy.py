@@ -27,6 +27,7 @@ def write(tmp_path: Path, text: str) -> Path:
 UNSAFE = [
     ("face: {enabled: false}", "face.enabled"),
     ("face: {liveness: false}", "face.liveness"),
+    ("face: {blink: false}", "face.blink"),
     ("face: {threshold: 0.99}", "face.threshold"),
     (f"face: {{threshold: {FACE_THRESHOLD_MAX + 0.01}}}", "face.threshold"),
     ("camera: {source: /srv/kiosk/faces}", "camera.source"),

@@ -12,7 +12,7 @@ from hardware.sim import faces
 from hardware.sim.control import SimClient
 from kiosk.face.check import FaceCheck, FaceFeedback
 from kiosk.face.config import FaceConfig
-from kiosk.face.liveness import LivenessChecker
+from kiosk.face.liveness import CHALLENGES, LivenessChecker
 from kiosk.face.verify import GATE_CODES, FaceVerifier
 
 
@@ -36,7 +36,7 @@ def test_gates_challenges_and_progress_reach_the_screen(
     assert {fb.gate for fb in seen} <= {"ok", *GATE_CODES}
     assert any(fb.gate == "ok" for fb in seen)
     challenges = [fb.challenge for fb in seen if fb.challenge is not None]
-    assert challenges and set(challenges) <= {"turn_left", "turn_right", "come_closer"}
+    assert challenges and set(challenges) <= set(CHALLENGES)
     assert all(fb.steps == 3 and 0 <= fb.step <= 3 for fb in seen)
     assert seen[-1].step == 3 and seen[-1].challenge is None  # decided: the bar is full
     # only changes are told (the screen is not flooded with one event per frame)
