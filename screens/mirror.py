@@ -17,6 +17,7 @@ is blanked and dropped when the mirror stops (the screen leaves, the session end
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import threading
 import time
@@ -427,7 +428,8 @@ class CameraMirror(Widget):
 
 class ChallengeArrow(Widget):
     """The challenge drawn over the mirror: ``left`` / ``right`` (the citizen's own, which a
-    mirror shows on the same side), ``closer`` (arrows pointing out: come nearer), or none."""
+    mirror shows on the same side), ``closer`` (arrows pointing out: come nearer), ``blink``
+    (a shut eye with its lashes, above the oval), or none."""
 
     direction = StringProperty("")
     color = ColorProperty((1, 1, 1, 1))
@@ -463,6 +465,9 @@ class ChallengeArrow(Widget):
                                [ex + dx * head * 0.4, ey + dy * head * 0.4,
                                 ex - dx * head, ey + dy * head * 0.2,
                                 ex + dx * head * 0.2, ey - dy * head]))
+        if self.direction == "blink":
+            self._draw_shut_eye(unit)
+            return
         with self.canvas:
             Color(*self.outline)  # a dark edge: the arrow reads on any picture
             for shaft, tri in shapes:
@@ -472,3 +477,21 @@ class ChallengeArrow(Widget):
             for shaft, tri in shapes:
                 Line(points=shaft, width=unit * 0.022, cap="round")
                 Triangle(points=tri)
+
+    def _draw_shut_eye(self, unit: float) -> None:
+        """A shut eye: the lid's lower arc and four lashes, above the oval."""
+        ew, eh = unit * 0.30, unit * 0.14
+        cx, cy = self.center_x, self.center_y + self.height * 0.40
+        lid = (cx - ew / 2, cy - eh / 2, ew, eh, 90, 270)  # the lower half of an ellipse
+        lashes = []
+        for t in (-0.6, -0.2, 0.2, 0.6):  # across the lid, each pointing out of the arc
+            x0, y0 = cx + t * ew / 2, cy - eh / 2 * math.sqrt(1 - t * t)
+            dx, dy = t * 0.6, -1.0
+            norm = math.hypot(dx, dy)
+            lashes.append([x0, y0, x0 + dx / norm * unit * 0.05, y0 + dy / norm * unit * 0.05])
+        with self.canvas:
+            for colour, width in ((self.outline, 0.035), (self.color, 0.022)):
+                Color(*colour)
+                Line(ellipse=lid, width=unit * width, cap="round")
+                for lash in lashes:
+                    Line(points=lash, width=unit * width * 0.7, cap="round")

@@ -95,7 +95,15 @@ def bench_accuracy(opts: BenchOptions) -> list[BenchResult]:
             g, i, _ = evaluation.pair_distances(samples, ref, rule, "tune")
             t = evaluation.threshold_for_far(i, FAR_TARGET)
             rg, ri, _ = evaluation.pair_distances(samples, ref, rule, "report")
-            rules[rule] = {"tune_threshold": round(t, 4),
+            try:
+                tb = evaluation.threshold_for_far(i, FAR_TARGET, confidence=0.95)
+                bounded = {"tune_threshold_95": round(tb, 4),
+                           "tune_frr_95": evaluation.rates(g, i, tb)[1],
+                           "report_at_tune_threshold_95": evaluation.rates(rg, ri, tb)}
+            except ValueError:
+                bounded = {}
+            rules[rule] = {"tune_threshold": round(t, 4), "tune_impostor_pairs": len(i),
+                           **bounded,
                            "tune_frr": evaluation.rates(g, i, t)[1],
                            "report_at_tune_threshold": evaluation.rates(rg, ri, t),
                            "report_at_config": evaluation.rates(rg, ri, cfg.threshold),

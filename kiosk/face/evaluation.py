@@ -192,12 +192,29 @@ def rates(gen: Sequence[float], imp: Sequence[float], thr: float) -> tuple[float
     return far, frr
 
 
-def threshold_for_far(imp: Sequence[float], target: float) -> float:
-    """The largest threshold whose FAR on ``imp`` is at most ``target`` (lowest FRR)."""
+def far_upper(accepted: int, n: int, confidence: float = 0.95) -> float:
+    """The one-sided Clopper-Pearson upper bound of a FAR seen as ``accepted`` of ``n``."""
+    from scipy.stats import beta  # type: ignore[import-untyped]  # scipy: no stubs
+
+    if accepted >= n:
+        return 1.0
+    return float(beta.ppf(confidence, accepted + 1, n - accepted))
+
+
+def threshold_for_far(imp: Sequence[float], target: float, *,
+                      confidence: float | None = None) -> float:
+    """The largest threshold whose FAR on ``imp`` is at most ``target`` (lowest FRR); with
+    ``confidence``, whose FAR's upper confidence bound (:func:`far_upper`) is at most it, so
+    that a FAR measured on other impostors stays under the target too."""
     s = np.sort(np.asarray(imp))
     if not s.size:
         raise ValueError("no impostor distances")
     k = int(math.floor(target * s.size + 1e-9))  # impostors that may be accepted
+    if confidence is not None:
+        while k > 0 and far_upper(k, s.size, confidence) > target:
+            k -= 1
+        if far_upper(0, s.size, confidence) > target:
+            raise ValueError(f"{s.size} impostor pairs cannot bound the FAR at {target}")
     if k >= s.size:
         return float(s[-1])
     below = s[k]  # the (k+1)-th smallest must be rejected

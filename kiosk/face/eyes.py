@@ -93,10 +93,12 @@ class EyeModel:
         centre = np.array([(lft + r) / 2.0, (top + bottom) / 2.0])
         side = max(r - lft, bottom - top) * MESH_BOX
         crop, m = _warp(frame_bgr, centre, angle, MESH_SIZE / max(side, 1.0), MESH_SIZE)
+        tensor = _tensor(crop)
         with self._lock:
-            self._mesh.setInput(_tensor(crop))
+            self._mesh.setInput(tensor)
             out = np.asarray(self._mesh.forward(), np.float64).reshape(468, 3)
-        crop.fill(0)
+        crop.fill(0)  # the face, cut out: wiped as every face picture is
+        tensor.fill(0)
         return _back(out[:, :2], m)
 
     def lids(self, frame_bgr: Image, corners: tuple[Points, Points], *, mirror: bool
@@ -108,11 +110,13 @@ class EyeModel:
         angle = float(np.degrees(np.arctan2(b[1] - a[1], b[0] - a[0])))
         crop, m = _warp(frame_bgr, centre, angle, EYE_SIZE / max(width, 1.0), EYE_SIZE)
         x = crop[:, ::-1] if mirror else crop
+        tensor = _tensor(x)
         with self._lock:
-            self._eye.setInput(_tensor(x))
+            self._eye.setInput(tensor)
             out = np.asarray(self._eye.forward("output_eyes_contours_and_brows"),
                              np.float64).reshape(71, 3)[:16, :2]
         crop.fill(0)
+        tensor.fill(0)
         if mirror:
             out[:, 0] = EYE_SIZE - out[:, 0]
         return _back(out, m)

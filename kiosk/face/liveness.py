@@ -299,40 +299,42 @@ class LivenessChecker:
             shown_at = self.clock()
             until = shown_at + self.challenge_s
             moved = False
-            while True:
-                s = self._next(frames, deadline, until, seen)
-                if s is None:
-                    self.challenge_time += self.clock() - shown_at
-                    raise _Ended("not_3d" if moved else "challenge_failed")
-                self.challenge_frames += 1
-                g = geometry(s.face.landmarks)
-                early = self.clock() - shown_at < REACTION_S
-                if wrong_move(challenge, g, yaw0, iod0) or (
-                        early and blink is None and _satisfied(challenge, g, yaw0, iod0)):
+            try:
+                while True:
+                    s = self._next(frames, deadline, until, seen)
+                    if s is None:
+                        self.challenge_time += self.clock() - shown_at
+                        raise _Ended("not_3d" if moved else "challenge_failed")
+                    self.challenge_frames += 1
+                    g = geometry(s.face.landmarks)
+                    early = self.clock() - shown_at < REACTION_S
+                    if wrong_move(challenge, g, yaw0, iod0) or (
+                            early and blink is None and _satisfied(challenge, g, yaw0, iod0)):
+                        s.face.wipe()
+                        self.challenge_time += self.clock() - shown_at
+                        raise _Ended("wrong_move")
+                    if blink is not None:
+                        done_blinking = blink.see(self._eyes(s), counts=not early)
+                        s.face.wipe()
+                        self.cues = {"blink_min_ratio": blink.lowest}
+                        if done_blinking:
+                            break
+                        continue
+                    relief.update(s.gray)
                     s.face.wipe()
-                    self.challenge_time += self.clock() - shown_at
-                    raise _Ended("wrong_move")
-                if blink is not None:
-                    done_blinking = blink.see(self._eyes(s), counts=not early)
-                    s.face.wipe()
-                    self.cues = {"blink_min_ratio": blink.lowest}
-                    if done_blinking:
+                    if not _satisfied(challenge, g, yaw0, iod0):
+                        continue
+                    if challenge not in TURNS:
                         break
-                    continue
-                relief.update(s.gray)
-                s.face.wipe()
-                if not _satisfied(challenge, g, yaw0, iod0):
-                    continue
-                if challenge not in TURNS:
-                    break
-                moved = True
-                score = relief.score()
-                self.cues = {"relief": score.relief, "ellipticity": score.ellipticity,
-                             "tracks": float(score.tracks),
-                             "curvature_min": min(abs(c) for c in score.curvatures)}
-                if score.is_3d:
-                    break
-            relief.wipe()
+                    moved = True
+                    score = relief.score()
+                    self.cues = {"relief": score.relief, "ellipticity": score.ellipticity,
+                                 "tracks": float(score.tracks),
+                                 "curvature_min": min(abs(c) for c in score.curvatures)}
+                    if score.is_3d:
+                        break
+            finally:
+                relief.wipe()  # the baseline's grey frame, on every way out
             self.in_challenge = False
             self.passed += 1
             self.challenge_time += self.clock() - shown_at

@@ -16,7 +16,8 @@ from screens.views.base import KioskScreen
 from screens.voice import voice_for
 
 # the challenge -> the arrow over the mirror: the citizen's own left is the screen's left
-ARROWS = {"turn_left": "left", "turn_right": "right", "come_closer": "closer"}
+ARROWS = {"turn_left": "left", "turn_right": "right", "come_closer": "closer",
+          "blink": "blink"}
 GATE_VOICE_EVERY_S = 4.0  # elderly mode: a gate's words spoken at most this often
 
 

@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screens" / "mirror"
-ARROWS = {"turn_left": "left", "turn_right": "right", "come_closer": "closer", "blink": ""}
+ARROWS = {"turn_left": "left", "turn_right": "right", "come_closer": "closer", "blink": "blink"}
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,20 @@ def test_rates_and_threshold_for_far() -> None:
     assert 0.55 <= t2 < 0.60 and evaluation.rates(gen, imp, t2)[0] <= 0.003
 
 
+def test_the_bounded_operating_point_leaves_room_for_other_impostors() -> None:
+    """With 10 000 impostor pairs, 10 accepted is 0.1 % seen but up to 0.17 % at 95 %
+    confidence (Clopper-Pearson); the bound allows 4 (upper bound 0.092 %)."""
+    assert evaluation.far_upper(0, 2995) == pytest.approx(0.001, rel=0.01)  # the rule of 3
+    assert evaluation.far_upper(10, 10_000) == pytest.approx(0.0017, abs=0.0001)
+    imp = np.linspace(0.3, 1.0, 10_000)
+    seen = evaluation.threshold_for_far(imp, 0.001)
+    bounded = evaluation.threshold_for_far(imp, 0.001, confidence=0.95)
+    assert int((imp <= seen).sum()) == 10 and int((imp <= bounded).sum()) == 4
+    assert evaluation.far_upper(4, 10_000) <= 0.001 < evaluation.far_upper(5, 10_000)
+    with pytest.raises(ValueError, match="cannot bound"):
+        evaluation.threshold_for_far(imp[:1000], 0.001, confidence=0.95)
+
+
 def _s(identity: str, index: int, ref: float, live: list[float]) -> Sample:
     def enc(v: float) -> np.ndarray:
         e = np.zeros(128)
