@@ -16,8 +16,9 @@ class FaceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
-    threshold: float = Field(0.56, gt=0, lt=1, description="max face distance: the operating "
-                             "point FAR <= 0.1 % on the real tune set (README.md)")
+    threshold: float = Field(0.542, gt=0, lt=1, description="max face distance: the "
+                             "operating point FAR <= 0.1 % at 95 % confidence on the real "
+                             "tune set, platform reference (README.md)")
     fusion: Fusion = Field("mean", description="how several live frames are fused (README.md)")
     reference_jitters: int = Field(10, ge=1, le=50, description="encodings of the reference "
                                    "photo averaged over small jitters (lower FRR, ~0.1 s each)")
