@@ -121,6 +121,7 @@ class Maintenance:
         self._reader: TokenReader | None = None
         self._preview: actions.CameraPreview | None = None
         self._scan_cancel: threading.Event | None = None
+        self._ending = False  # a timeout is queued on the control worker
         self._stop = threading.Event()
         self._timer = threading.Thread(target=self._watch, name="maintenance-timer",
                                        daemon=True)
@@ -337,14 +338,35 @@ class Maintenance:
                 log.exception("maintenance timer failed")
 
     def _check_time(self) -> None:
+        # the timer only notices: ending runs on the control worker, in turn with a gesture
+        # that opens the prompt again (run here, a timeout that was still releasing the gate
+        # released it after the new prompt held it, and closed the new prompt's token reader)
+        if self._overdue() == (False, False):
+            return
+        with self._lock:
+            if self._ending:
+                return  # one at a time: the worker may be busy (a reader closing)
+            self._ending = True
+        self._control.submit(self._end_overdue)
+
+    def _overdue(self) -> tuple[bool, bool]:
+        """(the open mode is over, the prompt is over) at this moment."""
         now = self._clock()
         with self._lock:
             session = self._session
             prompt_over = self._prompt_until is not None and now >= self._prompt_until
-        if session is not None and not session.active(now):
-            self._end("timeout")
-        if prompt_over:
-            self._cancel_prompt("timeout")
+        return session is not None and not session.active(now), prompt_over
+
+    def _end_overdue(self) -> None:
+        try:
+            session_over, prompt_over = self._overdue()  # again: a gesture came between?
+            if session_over:
+                self._end("timeout")
+            if prompt_over:
+                self._cancel_prompt("timeout")
+        finally:
+            with self._lock:
+                self._ending = False
 
     def _require(self) -> MaintenanceSession:
         if not self.touch():

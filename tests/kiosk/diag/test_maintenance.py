@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,48 @@ def test_the_prompt_closes_by_itself(kiosk: Rig) -> None:
     kiosk.wall.advance(61)
     assert events.wait("prompt", state="closed").params["reason"] == "timeout"
     assert kiosk.gate.status().mode == "in_service"
+
+
+class _GestureDuringTimeout:
+    """The audit log, where the prompt's timeout is written: the technician's gesture comes
+    at that moment (the timeout is being handled, the prompt already reads as closed)."""
+
+    def __init__(self, r: Rig) -> None:
+        self.inner, self.maint = r.maint.audit, r.maint
+        self.gesture: Any = None
+
+    def append(self, event: str, outcome: str, *args: Any, **detail: Any) -> Any:
+        record = self.inner.append(event, outcome, *args, **detail)
+        if (event, outcome) == ("maintenance.prompt", "timeout") and self.gesture is None:
+            assert not self.maint.prompt_open
+            self.gesture = self.maint.open_prompt()
+            # where the timeout and the gesture can run at once, this lets the gesture
+            # finish first (the race as it happened); where they are in turn, it cannot
+            futures.wait([self.gesture], timeout=3)
+        return record
+
+
+def test_a_gesture_while_the_prompt_times_out_opens_a_prompt_that_holds(kiosk: Rig) -> None:
+    """The prompt closed by itself and the technician made the gesture again at once: the
+    closing of the old prompt ran on the timer thread beside the opening of the new one, and
+    released the gate after the new prompt held it (and could close its token reader). The
+    token shown next went to the journey as a citizen code (the zh_CN maintenance screens
+    failed so under load)."""
+    events = Events(kiosk)
+    hook = _GestureDuringTimeout(kiosk)
+    kiosk.maint.audit = hook
+    kiosk.maint.open_prompt().result(60)
+    kiosk.wall.advance(61)
+    events.wait("prompt", state="closed")
+    wait_for(lambda: hook.gesture is not None, 10, "the gesture")
+    assert hook.gesture.result(60) is True
+    events.wait("prompt", state="open", timeout=10)
+    kiosk.maint._control.submit(lambda: None).result(60)  # whatever was queued has run
+    assert kiosk.maint.prompt_open
+    assert kiosk.gate.status().mode == "maintenance"
+    kiosk.sim.scan(token(kiosk.wall))  # the token goes to the prompt, not to the journey
+    assert events.wait("token").params == {"source": "scanner"}
+    assert kiosk.core.session.state is State.ATTRACT
 
 
 def _device(report: Any, name: str) -> Any:
