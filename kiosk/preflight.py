@@ -90,19 +90,9 @@ def preflight(cfg: KioskConfig) -> list[str]:
         if problem:
             problems.append(f"backend.credentials_file: {problem}")
     if cfg.face.enabled and cfg.face.liveness and cfg.face.blink:
-        problem = eye_models_problem()
+        from kiosk.face import meshmodels
+
+        problem = meshmodels.problem()
         if problem:
-            problems.append(f"face.blink: {problem}")
+            problems.append(f"face.blink: {problem} (or set face.blink: false)")
     return problems
-
-
-def eye_models_problem() -> str | None:
-    """Why the blink challenge's models cannot be used, or None."""
-    from kiosk.face.meshmodels import MODELS, ModelMissing, model_path
-
-    try:
-        for name in MODELS:
-            model_path(name)
-    except ModelMissing as exc:
-        return f"{exc} (or set face.blink: false)"
-    return None

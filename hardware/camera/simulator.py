@@ -37,11 +37,6 @@ from hardware.sim.url import FAULTS, SimUrl
 _TARGETS = {"turn_left": Pose(yaw=1.0), "turn_right": Pose(yaw=-1.0),
             "come_closer": Pose(scale=1.35)}
 _CACHE = 48  # rendered frames kept (an idle person cycles through a few poses)
-# a blink after the reaction time: shut over _BLINK[0] s, held _BLINK[1] s, open over
-# _BLINK[2]; again every _BLINK_EVERY s while the challenge is shown (as people do)
-_BLINK = (0.08, 0.25, 0.1)
-_BLINK_EVERY = 1.2
-_TIP_DEG = 50.0  # how far the tilt attacker tips the sheet (top away) to fake a blink
 
 
 class FaceSimulator:
@@ -149,32 +144,18 @@ class FaceSimulator:
 
     # -- frames ---------------------------------------------------------------------------
     def _acting(self, now: float) -> tuple[str | None, float]:
-        """What the person acts out now, and since when (a replayed video: its script)."""
+        """What the person acts out now, and when the move began (the challenge shown plus
+        the reaction time; a replayed video: its script)."""
         if self._attack == "replay":
             action, since = faces.replayed(now - self._presented_at)
-            return action, now - since - self.reaction_s
-        return self._challenge, self._challenge_at
-
-    def _blink(self, now: float) -> float:
-        """How shut the eyes are (0..1), a few steps, during a blink challenge."""
-        challenge, at = self._acting(now)
-        if challenge != "blink":
-            return 0.0
-        t = now - at - self.reaction_s
-        if t <= 0:
-            return 0.0
-        t %= _BLINK_EVERY
-        shut, held, reopen = _BLINK
-        if t >= shut + held + reopen:
-            return 0.0
-        k = min(t / shut, 1.0, (shut + held + reopen - t) / reopen)
-        return round(k * 4) / 4
+            return action, now - since
+        return self._challenge, self._challenge_at + self.reaction_s
 
     def _pose(self, now: float) -> Pose:
-        challenge, at = self._acting(now)
+        challenge, began = self._acting(now)
         target = _TARGETS.get(challenge or "", Pose())
-        blink = self._blink(now)
-        progress = (now - at - self.reaction_s) / self.move_s
+        blink = faces.blink_shut(now - began) if challenge == "blink" else 0.0
+        progress = (now - began) / self.move_s
         k = min(1.0, max(0.0, progress)) if challenge else 0.0
         k = round(k * 8) / 8  # a few steps per move, so frames can be cached
         phase = self._n % faces.NOISE_BANK  # the idle sway repeats with the noise: cached
@@ -182,7 +163,7 @@ class FaceSimulator:
         if self._attack == "photo":  # held still: it cannot act anything out
             return Pose()
         if self._attack not in (None, "replay"):  # a sheet cannot blink: tilt tips it
-            pitch, eyes = (-_TIP_DEG * blink if self._attack == "tilt" else 0.0), 0.0
+            pitch, eyes = (-faces.TIP_DEG * blink if self._attack == "tilt" else 0.0), 0.0
         else:
             pitch, eyes = 0.0, blink
         return Pose(yaw=k * target.yaw + 0.03 * wobble, pitch=pitch, eyes=eyes,

@@ -189,6 +189,25 @@ REPLAY_SCRIPT: Script = (
 REPLAY_SLOW: Script = tuple((a, d if a else 2.5) for a, d in REPLAY_SCRIPT)
 
 
+# a live person's blink, answering the challenge: shutting, shut, opening (seconds), again
+# every BLINK_EVERY_S while it is shown (as people do); the tilt attacker tips its sheet
+BLINK_S = (0.08, 0.25, 0.1)
+BLINK_EVERY_S = 1.2
+TIP_DEG = 50.0
+
+
+def blink_shut(t: float) -> float:
+    """How shut the eyes are ``t`` seconds into answering a blink challenge (0 open .. 1
+    shut, in quarter steps so that frames can be cached)."""
+    if t <= 0:
+        return 0.0
+    t %= BLINK_EVERY_S
+    shutting, shut, opening = BLINK_S
+    if t >= shutting + shut + opening:
+        return 0.0
+    return round(min(t / shutting, 1.0, (shutting + shut + opening - t) / opening) * 4) / 4
+
+
 def replayed(t: float, script: Script = REPLAY_SCRIPT) -> tuple[str | None, float]:
     """The replayed video's action at ``t`` seconds and how long it has been going."""
     t %= sum(d for _a, d in script)
@@ -246,13 +265,10 @@ def detect_landmarks(key: str) -> Marks:
 
 
 @functools.cache
-def scene(key: str, surface: str = "head", eyes: float = 0.0) -> Any:
-    """The 3D scene of ``key``'s portrait on ``surface`` (:mod:`hardware.sim.scene3d`), the
-    eyes ``eyes`` shut (a live head only)."""
+def scene(key: str, surface: str = "head") -> Any:
+    """The 3D scene of ``key``'s portrait on ``surface`` (:mod:`hardware.sim.scene3d`)."""
     from hardware.sim import scene3d
 
-    if eyes > 0:
-        return scene(key, surface).expressed(eyes_closed=eyes)
     eye_a, eye_b, nose = landmarks(key)
     return scene3d.Scene(np.asarray(_live_base(key)), (eye_a, eye_b), nose, surface)
 
@@ -282,11 +298,16 @@ def _finish(rgb: npt.NDArray[np.float32], seed: int | None, noise: float) -> Ima
 def live_frame(key: str, pose: Pose | None = None, *, seed: int | None = 0,
                noise: float = 3.0) -> Image:
     """A BGR 640x480 camera frame showing ``key``'s head (a textured 3D face) in ``pose``."""
+    return _finish(_head(key, pose or Pose()), seed, noise)
+
+
+def _head(key: str, pose: Pose) -> npt.NDArray[np.float32]:
+    """``key``'s live head in ``pose`` (its eyes as shut as ``pose.eyes``), float32 RGB."""
     from hardware.sim import scene3d
 
-    pose = pose or Pose()
-    rgb = scene(resolve(key), "head", round(pose.eyes, 2)).render(pose3(pose), scene3d.room())
-    return _finish(rgb, seed, noise)
+    head = scene(resolve(key)).expressed(eyes_closed=pose.eyes)
+    out: npt.NDArray[np.float32] = head.render(pose3(pose), scene3d.room())
+    return out
 
 
 def attack_frame(key: str, attack: str, pose: Pose | None = None, *, seed: int | None = 0,
@@ -298,9 +319,7 @@ def attack_frame(key: str, attack: str, pose: Pose | None = None, *, seed: int |
         raise ValueError(f"attack: one of {', '.join(ATTACKS)}")
     pose = pose or Pose()
     if attack == "replay":  # the live head, filmed, on a screen
-        rgb = scene(resolve(key), "head", round(pose.eyes, 2)).render(pose3(pose),
-                                                                      scene3d.room())
-        return _finish(scene3d.on_screen(rgb), seed, noise)
+        return _finish(scene3d.on_screen(_head(key, pose)), seed, noise)
     rgb = scene(resolve(key), _SURFACE[attack]).render(pose3(pose, yaw_deg=35.0),
                                                         scene3d.room())
     return _finish(rgb, seed, noise)

@@ -127,22 +127,25 @@ class Scene:
         self._grid = colours
         self._keep = keep
         self._extent = extent
-        self._nose_v = ((nose[1] * s - my) * c - (nose[0] * s - mx) * sn) / TEX_IOD
+        self._expressions: dict[float, Scene] = {}  # shared by the copies: one painting each
         self.points = np.stack([gu.ravel(), gv.ravel(), -z.ravel()], axis=1)[keep]
         self.colours = colours.reshape(-1, 3)[keep]
         self.alpha = alpha.ravel()[keep]
         self.normals = _normals(z)[keep] if surface != "screen" else None
         self.pivot = np.array([0.0, 0.3, NECK_DEPTH if surface == "head" else 0.0])
 
-    def expressed(self, eyes_closed: float = 0.0, mouth_open: float = 0.0) -> Scene:
-        """This scene with the eyes ``eyes_closed`` (0 open .. 1 shut) and the mouth
-        ``mouth_open`` (0 shut .. 1 wide open): the same surface, the texture painted."""
-        if self.surface != "head" or (eyes_closed <= 0 and mouth_open <= 0):
+    def expressed(self, eyes_closed: float = 0.0) -> Scene:
+        """This scene with the eyes ``eyes_closed`` (0 open .. 1 shut): the same surface, the
+        texture painted (once per degree of shut, kept)."""
+        key = round(eyes_closed, 2)
+        if self.surface != "head" or key <= 0:
             return self
-        grid = _paint_expression(self._grid, self._extent, self._nose_v,
-                                 eyes_closed, mouth_open)
-        out = copy.copy(self)
-        out.colours = grid.reshape(-1, 3)[self._keep]
+        out = self._expressions.get(key)
+        if out is None:
+            grid = _paint_eyelids(self._grid, self._extent, key)
+            out = copy.copy(self)
+            out.colours = grid.reshape(-1, 3)[self._keep]
+            self._expressions[key] = out
         return out
 
     def render(self, pose: Pose3, background: Image, *, light: float = 1.0) -> Image:
@@ -193,39 +196,30 @@ class Scene:
         return out
 
 
-def _paint_expression(grid: npt.NDArray[np.float32], extent: tuple[float, float, float, float],
-                      nose_v: float, eyes_closed: float, mouth_open: float
-                      ) -> npt.NDArray[np.float32]:
-    """Eyelids drawn over both eyes and a dark opening between the lips, in the face-aligned
-    texture (eyes at u = +-0.5, v = 0; ``nose_v`` the nose base)."""
+def _paint_eyelids(grid: npt.NDArray[np.float32], extent: tuple[float, float, float, float],
+                   eyes_closed: float) -> npt.NDArray[np.float32]:
+    """Eyelids drawn over both eyes in the face-aligned texture (eyes at u = +-0.5, v = 0)."""
     u0, _u1, v0, _v1 = extent
     h, w = grid.shape[:2]
     gv, gu = np.mgrid[0:h, 0:w].astype(np.float32)
     gu = gu / TEX_IOD + u0
     gv = gv / TEX_IOD + v0
     out = grid.copy()
-    if eyes_closed > 0:
-        for cu in (-0.5, 0.5):
-            du = (gu - cu) / 0.3
-            inside = np.clip(1.0 - du ** 2, 0.0, None)
-            # the closed lid: the skin under the eye, shaded toward the lash line
-            cheek = (np.abs(gu - cu) < 0.15) & (gv > 0.2) & (gv < 0.32)
-            skin = np.median(grid[cheek], axis=0)
-            top, bottom = -0.14 * np.sqrt(inside), 0.09 * np.sqrt(inside)
-            shade = (0.97 - 0.1 * np.clip((gv - top) / 0.25, 0.0, 1.0))[..., None]
-            m = ((gv > top - 0.03) & (gv < bottom + 0.02) & (inside > 0)).astype(np.float32)
-            m = cv2.GaussianBlur(m, (0, 0), 1.5)
-            a = (m * eyes_closed)[..., None]
-            out = out * (1 - a) + skin * shade * a
-            lash = np.exp(-(((gv - bottom + 0.01) / 0.022) ** 2)) * np.clip(inside / 0.12, 0, 1)
-            lash = (lash * eyes_closed)[..., None]
-            out = out * (1 - 0.85 * lash) + 20.0 * 0.85 * lash
-    if mouth_open > 0:
-        mv = nose_v + 0.42
-        e = (gu / 0.21) ** 2 + ((gv - mv) / (0.13 * mouth_open)) ** 2
-        a = np.clip((1.0 - e) / 0.3, 0.0, 1.0)[..., None]
-        cavity = np.array([70.0, 28.0, 30.0], np.float32)
-        out = out * (1 - a) + cavity * a
+    for cu in (-0.5, 0.5):
+        du = (gu - cu) / 0.3
+        inside = np.clip(1.0 - du ** 2, 0.0, None)
+        # the closed lid: the skin under the eye, shaded toward the lash line
+        cheek = (np.abs(gu - cu) < 0.15) & (gv > 0.2) & (gv < 0.32)
+        skin = np.median(grid[cheek], axis=0)
+        top, bottom = -0.14 * np.sqrt(inside), 0.09 * np.sqrt(inside)
+        shade = (0.97 - 0.1 * np.clip((gv - top) / 0.25, 0.0, 1.0))[..., None]
+        m = ((gv > top - 0.03) & (gv < bottom + 0.02) & (inside > 0)).astype(np.float32)
+        m = cv2.GaussianBlur(m, (0, 0), 1.5)
+        a = (m * eyes_closed)[..., None]
+        out = out * (1 - a) + skin * shade * a
+        lash = np.exp(-(((gv - bottom + 0.01) / 0.022) ** 2)) * np.clip(inside / 0.12, 0, 1)
+        lash = (lash * eyes_closed)[..., None]
+        out = out * (1 - 0.85 * lash) + 20.0 * 0.85 * lash
     return out.astype(np.float32)
 
 

