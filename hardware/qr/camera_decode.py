@@ -9,7 +9,10 @@ Attempts, stopping at the first that yields a code:
    they could not read, then on regions that look like a code by texture: moire removed,
    contrast normalised locally, upscaled, read by zxing-cpp with two binarisers, then by
    pyzbar where a code was located; bounded by ``ladder_budget`` so that frames without a
-   code (the camera's idle load) cost no more than before the ladder.
+   code (the camera's idle load) cost no more than before the ladder;
+4. the grid reader (:mod:`hardware.qr.grid`), only in regions where zxing-cpp located a
+   code it could not read: corners from OpenCV's ArUco QR detector, refined onto the
+   version's function patterns, modules sampled and drawn clean for zxing-cpp.
 
 Steps 1-3 need zxing-cpp (``primary="zxing"``, the default); with ``primary=None`` or
 without the package the decoder is pyzbar alone: on the half-size image, then adaptively
@@ -37,7 +40,7 @@ from pyzbar import pyzbar
 
 from hardware.base import EventSink
 from hardware.events import CodeScanned
-from hardware.qr import ladder
+from hardware.qr import grid, ladder
 from hardware.qr.protocol import Deduplicator, PayloadRejected, sanitise
 from hardware.roles import Camera
 
@@ -47,6 +50,7 @@ Image = npt.NDArray[Any]  # uint8 BGR or grayscale
 Roi = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 _QR = [pyzbar.ZBarSymbol.QRCODE]
 LADDER_BUDGET = 2.0  # pixels the retry ladder may read, in frames' areas (see _ladder)
+GRID_TRIES = 4  # corner sets the grid reader fits per frame (see _grid)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ class FrameDecoder:
         self.max_regions = 3  # candidate regions the retry ladder looks at
         self.ladder_budget = ladder_budget
         self._errors: list[Roi] = []  # codes the last ladder read located but could not read
+        self.grid_tries = GRID_TRIES
+        self._aruco: Any = None
 
     def decode(self, frame_bgr: Image, roi: Roi | None = None) -> list[DecodedCode]:
         if frame_bgr.ndim == 3:
@@ -131,9 +137,12 @@ class FrameDecoder:
         could not read, then on texture candidates, each rung of :data:`ladder.RUNGS` in
         turn, then pyzbar on a region where a code was located; stops when the images read
         reach ``ladder_budget`` times the frame's area (a pyzbar read counts 4 times)."""
+        if self.ladder_budget <= 0:
+            return []
         boxes = _merge(self._located, ladder.find_candidates(gray), limit=self.max_regions)
         budget = self.ladder_budget * gray.size
         zx: Any = self._zx
+        views: list[tuple[ladder.View, int, int]] = []
         for box in boxes:
             view, x0, y0 = ladder.crop_view(gray, box)
             if view.crop.size == 0:
@@ -142,7 +151,7 @@ class FrameDecoder:
             for_zbar: list[tuple[str, Image]] = []
             for rung in ladder.RUNGS:
                 if budget <= 0:
-                    return []
+                    break
                 img = rung.make(view)
                 budget -= img.size
                 found = self._zxing_decode(img, 1.0 / view.scale, ox + x0, oy + y0, rung.name,
@@ -154,14 +163,56 @@ class FrameDecoder:
                 located = located or bool(self._errors)
                 if rung.zbar:
                     for_zbar.append((f"{rung.name}_zbar", img))
-            for stage, img in for_zbar if located else ():  # the other decoder, where it wins
+            if located:  # the grid reader tries only where zxing-cpp saw a code
+                views.append((view, x0, y0))
+            for stage, img in for_zbar if located and budget > 0 else ():  # the other decoder
                 if budget <= 0:
-                    return []
+                    break
                 budget -= 4 * img.size
                 found = self._zbar(img, 1.0 / view.scale, ox + x0, oy + y0, stage)
                 if found:
                     self.stats[stage] = self.stats.get(stage, 0) + 1
                     return found
+        found = self._grid(views, ox, oy)
+        if found:
+            self.stats["grid"] = self.stats.get("grid", 0) + 1
+        return found
+
+    def _grid(self, views: list[tuple[ladder.View, int, int]], ox: int, oy: int
+              ) -> list[DecodedCode]:
+        """The module grid read by :mod:`hardware.qr.grid` from the corners OpenCV's ArUco
+        QR detector finds in each region (as it is, normalised, and both inverted): at most
+        ``grid_tries`` corner sets a frame; a region without finder patterns costs one
+        detection per image (about a millisecond each)."""
+        if self.grid_tries <= 0 or not views:
+            return []
+        if self._aruco is None:
+            self._aruco = cv2.QRCodeDetectorAruco()
+        zx: Any = self._zx
+        tries = 0
+        for view, x0, y0 in views:
+            normalised = ladder.local_normalise(view.smoothed, 25)  # at crop scale: cheap
+            images = [(normalised, 1.0), (255 - normalised, 1.0),
+                      (view.clean, 1.0), (255 - view.clean, 1.0)]
+            smooth: Image | None = None
+            tried: list[grid.Corners] = []
+            for corners in grid.corner_sets(self._aruco, images):
+                if any(float(np.abs(corners - c).max()) < 1.0 for c in tried):
+                    continue  # the same symbol found in another image
+                if tries >= self.grid_tries:
+                    return []
+                tries += 1
+                tried.append(corners)
+                if smooth is None:
+                    smooth = cv2.GaussianBlur(view.clean.astype(np.float32), (0, 0), 0.8)
+                for fitted in grid.fit(smooth, corners):
+                    for symbol in grid.symbols(smooth, fitted):
+                        for res in zx.read_barcodes(symbol, formats=zx.BarcodeFormat.QRCode,
+                                                    is_pure=True):
+                            text = self._accept(bytes(res.bytes)) if res.valid else None
+                            if text is not None:
+                                return [DecodedCode(text, _rect(fitted.corners, ox + x0,
+                                                                oy + y0), "QRCODE", "grid")]
         return []
 
     def _accept(self, raw: bytes) -> str | None:
@@ -214,6 +265,12 @@ class FrameDecoder:
                 continue
             out.append(DecodedCode(text, rect, "QRCODE", stage))
         return out
+
+
+def _rect(corners: grid.Corners, ox: int, oy: int) -> tuple[int, int, int, int]:
+    x, y = corners.min(axis=0)
+    w, h = corners.max(axis=0) - corners.min(axis=0)
+    return int(x) + ox, int(y) + oy, int(w), int(h)
 
 
 def _merge(first: list[Roi], then: list[Roi], *, limit: int) -> list[Roi]:

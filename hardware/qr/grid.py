@@ -1,0 +1,202 @@
+"""Reading a QR code's module grid ourselves, from four rough corners of the symbol.
+
+zxing-cpp samples the grid from the finder patterns it found; on a blurred, noisy,
+30-grey-level code it finds them imprecisely or not at all, and the grid it samples is off
+by a fraction of a module, which is enough to lose the code. Here the corners come from
+OpenCV's ArUco-based QR detector (:func:`corner_sets`), and
+
+* the version is chosen by how well the *function patterns* (finders, separators, timing and
+  alignment patterns: the modules every symbol of a version has, whatever it holds) match
+  the image sampled through the corners (:func:`pattern_score`);
+* the corners are refined by coordinate search on that score, from a module down to a
+  sixteenth of one (:func:`refine`);
+* every module is sampled at its centre and classified against the mean of its neighbours
+  (uneven light and a glare rim cancel out), and the grid is drawn again as a clean,
+  upright symbol for zxing-cpp to decode (its Reed-Solomon decoding does the rest).
+
+Pure functions over NumPy images; no I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import segno
+from segno import consts
+from segno.utils import matrix_iter_verbose  # type: ignore[attr-defined]  # untyped module
+
+Image = npt.NDArray[Any]
+Corners = npt.NDArray[np.float32]  # 4x2: top-left, top-right, bottom-right, bottom-left
+
+_DARK = {consts.TYPE_FINDER_PATTERN_DARK, consts.TYPE_TIMING_DARK,
+         consts.TYPE_ALIGNMENT_PATTERN_DARK, consts.TYPE_DARKMODULE}
+_LIGHT = {consts.TYPE_FINDER_PATTERN_LIGHT, consts.TYPE_TIMING_LIGHT,
+          consts.TYPE_ALIGNMENT_PATTERN_LIGHT, consts.TYPE_SEPARATOR}
+MAX_VERSION = 20  # 97 modules: beyond what a kiosk camera resolves at 3 px a module
+WINDOWS = (5, 7, 9)  # neighbourhoods (modules) a module is compared with
+_PX = 4  # pixels per module of the clean symbol drawn for zxing-cpp
+
+
+def size(version: int) -> int:
+    """Modules per side of a version, without the quiet zone."""
+    return 17 + 4 * version
+
+
+@functools.lru_cache(maxsize=MAX_VERSION)
+def function_pattern(version: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Module centres (x, y in modules, N x 2) of the function patterns of ``version`` and
+    their expected darkness (+1 dark, -1 light), from segno's own layout of the version."""
+    qr = segno.make("0", version=version, error="L", micro=False, boost_error=False)
+    n = size(version)
+    types = np.array(list(matrix_iter_verbose(qr.matrix, (n, n), border=0)))
+    dark = np.isin(types, list(_DARK))
+    light = np.isin(types, list(_LIGHT))
+    ys, xs = np.nonzero(dark | light)
+    points = np.stack([xs + 0.5, ys + 0.5], axis=1).astype(np.float32)
+    expected = np.where(dark[ys, xs], 1.0, -1.0).astype(np.float32)
+    return points, expected
+
+
+def _homography(corners: Corners, n: int) -> Any:
+    unit = np.array([[0, 0], [n, 0], [n, n], [0, n]], np.float32)
+    return cv2.getPerspectiveTransform(unit, corners.astype(np.float32))
+
+
+def sample(img: Image, corners: Corners, n: int, points: npt.NDArray[np.float32]) -> Any:
+    """Grey values of ``img`` (float32) at ``points`` (modules) of an ``n``-module symbol
+    whose corners are ``corners``, bilinear."""
+    h = _homography(corners, n)
+    mapped = cv2.perspectiveTransform(points.reshape(-1, 1, 2), h).reshape(-1, 2)
+    grid = mapped.reshape(1, -1, 2).astype(np.float32)
+    out = cv2.remap(img, grid[..., 0], grid[..., 1], cv2.INTER_LINEAR,
+                    borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape(-1)
+
+
+def pattern_score(img: Image, corners: Corners, version: int) -> float:
+    """Correlation of darkness with the function patterns (1: a perfect match; negative:
+    light-on-dark, an inverted code)."""
+    points, expected = function_pattern(version)
+    values = -sample(img, corners, size(version), points)
+    sd = float(values.std())
+    if sd < 1e-6:
+        return 0.0
+    return float(np.mean((values - values.mean()) * expected) / sd)
+
+
+def refine(img: Image, corners: Corners, version: int, *, rounds: int = 2) -> tuple[Corners, float]:
+    """``corners`` moved, one coordinate at a time, while the pattern score improves, from
+    a step of half a module down to a sixteenth; (corners, |score|)."""
+    best = corners.astype(np.float32).copy()
+    sign = 1.0 if pattern_score(img, best, version) >= 0 else -1.0
+    score = sign * pattern_score(img, best, version)
+    pitch = float(np.mean(np.linalg.norm(best - np.roll(best, 1, axis=0), axis=1))) \
+        / size(version)
+    step = pitch / 2
+    while step >= pitch / 16:
+        for _ in range(rounds):
+            moved = False
+            for i in range(4):
+                for axis in range(2):
+                    for delta in (step, -step):
+                        trial = best.copy()
+                        trial[i, axis] += delta
+                        s = sign * pattern_score(img, trial, version)
+                        if s > score:
+                            best, score, moved = trial, s, True
+                            break
+            if not moved:
+                break
+        step /= 2
+    return best, score
+
+
+def versions(corners: Corners, *, min_px: float = 2.0, max_px: float = 14.0) -> list[int]:
+    """The versions whose module pitch through ``corners`` is plausible."""
+    side = float(np.mean(np.linalg.norm(corners - np.roll(corners, 1, axis=0), axis=1)))
+    return [v for v in range(1, MAX_VERSION + 1) if min_px <= side / size(v) <= max_px]
+
+
+_K = 7  # pixels per module of the warped symbol the modules are read from
+
+
+def modules(img: Image, corners: Corners, version: int) -> Any:
+    """Every module's grey value (n x n float32): the symbol warped upright at 7 px a module,
+    each module the mean of its central 3 x 3 (sensor noise averages out; a blurred edge
+    does not reach the centre)."""
+    n = size(version)
+    side = n * _K
+    unit = np.array([[0, 0], [side, 0], [side, side], [0, side]], np.float32)
+    h = cv2.getPerspectiveTransform(corners.astype(np.float32), unit)
+    warped = cv2.warpPerspective(img, h, (side, side), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+    out = cv2.blur(warped, (3, 3))[_K // 2::_K, _K // 2::_K]
+    return out[:n, :n]
+
+
+def render(dark: npt.NDArray[np.bool_]) -> Image:
+    """A clean upright symbol (4 px a module, quiet zone) for zxing-cpp."""
+    img: Image = np.where(dark, 0, 255).astype(np.uint8)
+    img = cv2.resize(img, None, fx=_PX, fy=_PX, interpolation=cv2.INTER_NEAREST)
+    out: Image = cv2.copyMakeBorder(img, 4 * _PX, 4 * _PX, 4 * _PX, 4 * _PX,
+                                    cv2.BORDER_CONSTANT, value=255)
+    return out
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A fitted symbol: its version, refined corners and pattern score, polarity."""
+
+    version: int
+    corners: Corners
+    score: float
+    inverted: bool
+
+
+def fit(img: Image, corners: Corners, *, keep: int = 2, min_score: float = 0.35) -> list[Grid]:
+    """The best ``keep`` versions for ``corners`` in ``img`` (float32, lightly smoothed),
+    each with its corners refined; only fits whose function patterns match (``min_score``)."""
+    rough = []
+    for v in versions(corners):
+        s = pattern_score(img, corners, v)
+        rough.append((abs(s), v, s < 0))
+    rough.sort(reverse=True)
+    fitted = []
+    for _, v, inverted in rough[:keep]:
+        refined, score = refine(img, corners, v)
+        if score >= min_score:
+            fitted.append(Grid(v, refined, score, inverted))
+    fitted.sort(key=lambda g: -g.score)
+    return fitted
+
+
+def symbols(img: Image, grid: Grid) -> Iterator[Image]:
+    """Clean symbols drawn from ``grid``, one per neighbourhood in :data:`WINDOWS`."""
+    values = modules(img, grid.corners, grid.version)
+    if grid.inverted:
+        values = -values
+    points, expected = function_pattern(grid.version)
+    ys, xs = (points[:, 1] - 0.5).astype(int), (points[:, 0] - 0.5).astype(int)
+    for win in WINDOWS:
+        mean = cv2.blur(values, (win, win), borderType=cv2.BORDER_REFLECT)
+        dark = values < mean
+        dark[ys, xs] = expected > 0  # the function patterns are known: drawn as they are
+        yield render(dark)
+
+
+def corner_sets(detector: Any, images: Sequence[tuple[Image, float]]) -> Iterator[Corners]:
+    """Symbol corners OpenCV's detector finds in each of ``images`` (image, its scale
+    against the geometry wanted), in that geometry."""
+    for image, scale in images:
+        try:
+            ok, points = detector.detect(image)
+        except cv2.error:
+            continue
+        if ok and points is not None and np.asarray(points).size == 8:
+            yield np.asarray(points, np.float32).reshape(4, 2) / np.float32(scale)
