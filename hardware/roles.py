@@ -92,7 +92,9 @@ class CardReader(DeviceModel, Protocol):
 class CodeScanner(DeviceModel, Protocol):
     """A QR code scanner: emits CodeScanned / ScanRejected."""
 
-    def read_code(self, deadline: Deadline) -> str: ...
+    def read_code(self, deadline: Deadline, *, held: bool = False) -> str:
+        """The next scan; ``held``: a code held under the scanner since before counts."""
+        ...
 
 
 @runtime_checkable

@@ -16,10 +16,27 @@ PERSONAL_MATTER = "sb-record-print"  # certificate-free, instant, printed on the
 ENTERPRISE_MATTER = "food-licence-change"  # journey.submit posts delivery[0]: counter
 
 
+PLACE_AGAIN = ("card_partial", "card_timeout")  # the reader's "place the card again"
+
+
 def _identify_with_card(ui: KioskDriver, key: str, step: str = "") -> None:
-    """Place the card; consent to and pass the face check when the kiosk asks."""
+    """Place the card; consent to and pass the face check when the kiosk asks. A read cut
+    short (on a loaded machine the simulator's bytes can stall past the reader's gap) is
+    placed again when the kiosk says so, as a citizen does; any other message fails."""
     ui.present_face(key)
-    ui.insert_card(key)
+    for attempt in range(3):
+        ui.insert_card(key)
+        ui.run_until(lambda: (ui.screen in ("face_consent", "home", "consent")
+                              and not ui.vm.busy and ui.core.session.data.holder is not None)
+                     or bool(ui.message), 30, "identification")
+        if ui.core.session.data.holder is not None:
+            break
+        again = {ui.vm.t(k) for k in PLACE_AGAIN}
+        if attempt == 2 or ui.message not in again:
+            raise DriverError(f"identification failed: {ui.message}")
+        ui.dismiss()
+        ui.remove_card()
+        ui.pump(5)
     ui.run_until(lambda: ui.screen in ("face_consent", "home", "consent") and not ui.vm.busy
                  and ui.core.session.data.holder is not None, 30, "identification")
     if ui.screen == "face_consent":

@@ -77,6 +77,7 @@ class SerialQrScanner(Device):
         self._thread: threading.Thread | None = None
         self._scans = threading.Condition()
         self._last_scan: tuple[int, str] = (0, "")
+        self._sighting: tuple[int, str] = (0, "")  # every read, repeats within the window too
         self._connected = threading.Event()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -182,13 +183,16 @@ class SerialQrScanner(Device):
             except PayloadRejected as exc:
                 reason = exc.detail
             else:
-                if not self._dedup.accept(text, now):
+                fresh = self._dedup.accept(text, now)
+                with self._scans:
+                    self._sighting = (self._sighting[0] + 1, text)
+                    if fresh:
+                        self._last_scan = (self._last_scan[0] + 1, text)
+                    self._scans.notify_all()
+                if not fresh:
                     self.count("duplicates")
                     return
                 self.count("reads")
-                with self._scans:
-                    self._last_scan = (self._last_scan[0] + 1, text)
-                    self._scans.notify_all()
                 self._deliver(CodeScanned(text, "serial"))
                 return
         self.count(f"rejected_{reason}")
@@ -199,21 +203,27 @@ class SerialQrScanner(Device):
         self.emit(event)  # a sink's bug is logged there and never kills the reader
 
     # -- waits ----------------------------------------------------------------------------
-    def read_code(self, deadline: Deadline) -> str:
+    def read_code(self, deadline: Deadline, *, held: bool = False) -> str:
         """Wait for the next accepted scan (thread must be running); pulls the trigger in
-        trigger mode. Raises ``DeviceTimeout`` / ``Canceled`` / ``DeviceNotReady``."""
+        trigger mode. ``held``: also a code held under the scanner since before the call
+        (its repeats, which the dedup window keeps from the sink: a one-off read someone
+        asked for). Raises ``DeviceTimeout`` / ``Canceled`` / ``DeviceNotReady``."""
         if self._thread is None:
             raise DeviceNotReady("qr scanner not started", detail="not_started")
+
+        def latest() -> tuple[int, str]:
+            return self._sighting if held else self._last_scan
+
         with self._scans:
-            seq = self._last_scan[0]
+            seq = latest()[0]
         if self.trigger:
             self.trigger_start()
         try:
             with self._scans:
-                while self._last_scan[0] == seq:
+                while latest()[0] == seq:
                     deadline.check("qr scan")
                     self._scans.wait(min(0.1, max(deadline.remaining(), 0.001)))
-                return self._last_scan[1]
+                return latest()[1]
         finally:
             if self.trigger and self._serial is not None:
                 with contextlib.suppress(DeviceNotReady):

@@ -136,7 +136,7 @@ def scan_code(scanner: Any, counters: CounterStore | None, timeout_s: float = 20
     if scanner is None:
         return _keep(counters, _missing("qr", "scan_code"))
     try:
-        text = scanner.read_code(Deadline(timeout_s, cancel))
+        text = scanner.read_code(Deadline(timeout_s, cancel), held=True)  # held before too
     except DeviceError as exc:
         key = "mt_scan_none" if exc.code.value in ("timeout", "canceled") else "mt_scan_failed"
         return _keep(counters, TestOutcome("qr", "scan_code", False, key,

@@ -182,3 +182,32 @@ def test_control_channel_from_another_process(make_scanner: MakeScanner, collect
         client.call("fault", kind="nope")
     assert refused.value.code == "unknown_fault"
     assert client.request({"op": "bogus"})["error"] == "unknown_op"
+
+
+def test_a_code_held_since_before_the_read_is_read_when_asked(make_scanner: MakeScanner,
+                                                              collector: Collector) -> None:
+    """A technician's test scan with a code already under the scanner: its repeats are
+    duplicates for the sink (the window slides while it is held), so a read waiting for the
+    next *accepted* scan never ended; ``held=True`` takes the code being held."""
+    s = make_scanner(dedup_window_s=30)
+    assert s.simulator is not None
+    s.simulator.scan("HELD-CODE")  # under the scanner before anyone asked
+    collector.wait_count(1)
+    with pytest.raises(DeviceTimeout):  # the sink's contract is unchanged: a repeat is not new
+        reader = threading.Thread(target=lambda: s.simulator and s.simulator.scan("HELD-CODE"))
+        reader.start()
+        try:
+            s.read_code(Deadline(0.5))
+        finally:
+            reader.join(5)
+    result: list[str] = []
+    t = threading.Thread(target=lambda: result.append(s.read_code(Deadline(10), held=True)))
+    t.start()
+    sim = s.simulator
+    for _ in range(100):  # held under it: the scanner reads it again and again
+        sim.scan("HELD-CODE")
+        t.join(0.05)
+        if not t.is_alive():
+            break
+    assert result == ["HELD-CODE"]
+    assert scans(collector.events) == ["HELD-CODE"]  # the sink heard it once
