@@ -10,9 +10,11 @@ Attempts, stopping at the first that yields a code:
    contrast normalised locally, upscaled, read by zxing-cpp with two binarisers, then by
    pyzbar where a code was located; bounded by ``ladder_budget`` so that frames without a
    code (the camera's idle load) cost no more than before the ladder;
-4. the grid reader (:mod:`hardware.qr.grid`), only in regions where zxing-cpp located a
-   code it could not read: corners from OpenCV's ArUco QR detector, refined onto the
-   version's function patterns, modules sampled and drawn clean for zxing-cpp.
+4. the grid reader (:mod:`hardware.qr.grid`), only in frames where zxing-cpp located a
+   code it could not read: corners from three finder patterns of our own search
+   (:mod:`hardware.qr.finders`) in the texture regions, and from OpenCV's ArUco QR detector
+   in the located ones, refined onto the version's function patterns, modules sampled and
+   drawn clean for zxing-cpp; at most ``grid_tries`` fits a frame.
 
 Steps 1-3 need zxing-cpp (``primary="zxing"``, the default); with ``primary=None`` or
 without the package the decoder is pyzbar alone: on the half-size image, then adaptively
@@ -31,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -40,7 +42,7 @@ from pyzbar import pyzbar
 
 from hardware.base import EventSink
 from hardware.events import CodeScanned
-from hardware.qr import grid, ladder
+from hardware.qr import finders, grid, ladder
 from hardware.qr.protocol import Deduplicator, PayloadRejected, sanitise
 from hardware.roles import Camera
 
@@ -50,7 +52,19 @@ Image = npt.NDArray[Any]  # uint8 BGR or grayscale
 Roi = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 _QR = [pyzbar.ZBarSymbol.QRCODE]
 LADDER_BUDGET = 2.0  # pixels the retry ladder may read, in frames' areas (see _ladder)
-GRID_TRIES = 4  # corner sets the grid reader fits per frame (see _grid)
+GRID_TRIES = 8  # corner sets the grid reader fits per frame (see _grid)
+FINDERS = 0.2  # grid.finder_score three finder candidates need to be fitted (tune seeds)
+
+
+class Region(NamedTuple):
+    """A region the ladder looks at: its view, where it lies, and what it is (a texture
+    candidate, a code zxing-cpp located)."""
+
+    view: ladder.View
+    x0: int
+    y0: int
+    texture: bool
+    located: bool
 
 
 @dataclass(frozen=True)
@@ -139,10 +153,11 @@ class FrameDecoder:
         reach ``ladder_budget`` times the frame's area (a pyzbar read counts 4 times)."""
         if self.ladder_budget <= 0:
             return []
-        boxes = _merge(self._located, ladder.find_candidates(gray), limit=self.max_regions)
+        candidates = ladder.find_candidates(gray)
+        boxes = _merge(self._located, candidates, limit=self.max_regions)
         budget = self.ladder_budget * gray.size
         zx: Any = self._zx
-        views: list[tuple[ladder.View, int, int]] = []
+        views: list[Region] = []
         for box in boxes:
             view, x0, y0 = ladder.crop_view(gray, box)
             if view.crop.size == 0:
@@ -163,8 +178,7 @@ class FrameDecoder:
                 located = located or bool(self._errors)
                 if rung.zbar:
                     for_zbar.append((f"{rung.name}_zbar", img))
-            if located:  # the grid reader tries only where zxing-cpp saw a code
-                views.append((view, x0, y0))
+            views.append(Region(view, x0, y0, box in candidates, located))
             for stage, img in for_zbar if located and budget > 0 else ():  # the other decoder
                 if budget <= 0:
                     break
@@ -173,28 +187,47 @@ class FrameDecoder:
                 if found:
                     self.stats[stage] = self.stats.get(stage, 0) + 1
                     return found
+        for box in candidates:  # a texture region the ladder did not look at (a located
+            if box not in boxes:  # box held its centre): the finders may still be there
+                view, x0, y0 = ladder.crop_view(gray, box)
+                views.append(Region(view, x0, y0, True, False))
         found = self._grid(views, ox, oy)
         if found:
             self.stats["grid"] = self.stats.get("grid", 0) + 1
         return found
 
-    def _grid(self, views: list[tuple[ladder.View, int, int]], ox: int, oy: int
-              ) -> list[DecodedCode]:
-        """The module grid read by :mod:`hardware.qr.grid` from the corners OpenCV's ArUco
-        QR detector finds in each region (as it is, normalised, and both inverted): at most
-        ``grid_tries`` corner sets a frame; a region without finder patterns costs one
-        detection per image (about a millisecond each)."""
-        if self.grid_tries <= 0 or not views:
-            return []
-        if self._aruco is None:
-            self._aruco = cv2.QRCodeDetectorAruco()
-        zx: Any = self._zx
+    def _grid(self, views: list[Region], ox: int, oy: int) -> list[DecodedCode]:
+        """The module grid read by :mod:`hardware.qr.grid`, from the corners of three finder
+        patterns found by :mod:`hardware.qr.finders` in each texture region, and, where
+        zxing-cpp located a code, from the corners OpenCV's ArUco QR detector finds (the
+        region as it is, normalised, both polarities); at most ``grid_tries`` fits a frame."""
+        if self.grid_tries <= 0 or not any(r.located for r in views):
+            return []  # zxing-cpp saw no code anywhere: nothing to look for (idle frames)
         tries = 0
-        for view, x0, y0 in views:
+        for view, x0, y0, texture, located in views:
             normalised = ladder.local_normalise(view.smoothed, 25)  # at crop scale: cheap
+            smooth = cv2.GaussianBlur(view.clean.astype(np.float32), (0, 0), 0.8)
+            turned, back = finders.upright(normalised.astype(np.float32))
+            for found in finders.finders(turned) if texture else ():
+                for triple in finders.triples(found):
+                    candidates = [(v, cv2.transform(triple.corners(grid.size(v))[:, None],
+                                                    back)[:, 0].astype(np.float32))
+                                  for v in grid.nearest_versions(triple.modules())]
+                    if max(grid.finder_score(smooth, c, v) for v, c in candidates) < FINDERS:
+                        continue  # three blobs, not three finders (eyes, screen texture)
+                    if tries >= self.grid_tries:
+                        return []
+                    tries += 1
+                    fitted = grid.fit_finders(smooth, candidates)
+                    code = self._read_grid(smooth, fitted, ox + x0, oy + y0)
+                    if code is not None:
+                        return [code]
+            if not located:
+                continue
+            if self._aruco is None:
+                self._aruco = cv2.QRCodeDetectorAruco()
             images = [(normalised, 1.0), (255 - normalised, 1.0),
                       (view.clean, 1.0), (255 - view.clean, 1.0)]
-            smooth: Image | None = None
             tried: list[grid.Corners] = []
             for corners in grid.corner_sets(self._aruco, images):
                 if any(float(np.abs(corners - c).max()) < 1.0 for c in tried):
@@ -203,17 +236,23 @@ class FrameDecoder:
                     return []
                 tries += 1
                 tried.append(corners)
-                if smooth is None:
-                    smooth = cv2.GaussianBlur(view.clean.astype(np.float32), (0, 0), 0.8)
                 for fitted in grid.fit(smooth, corners):
-                    for symbol in grid.symbols(smooth, fitted):
-                        for res in zx.read_barcodes(symbol, formats=zx.BarcodeFormat.QRCode,
-                                                    is_pure=True):
-                            text = self._accept(bytes(res.bytes)) if res.valid else None
-                            if text is not None:
-                                return [DecodedCode(text, _rect(fitted.corners, ox + x0,
-                                                                oy + y0), "QRCODE", "grid")]
+                    code = self._read_grid(smooth, fitted, ox + x0, oy + y0)
+                    if code is not None:
+                        return [code]
         return []
+
+    def _read_grid(self, img: Image, fitted: grid.Grid | None, ox: int, oy: int
+                   ) -> DecodedCode | None:
+        if fitted is None:
+            return None
+        zx: Any = self._zx
+        for symbol in grid.symbols(img, fitted):
+            for res in zx.read_barcodes(symbol, formats=zx.BarcodeFormat.QRCode, is_pure=True):
+                text = self._accept(bytes(res.bytes)) if res.valid else None
+                if text is not None:
+                    return DecodedCode(text, _rect(fitted.corners, ox, oy), "QRCODE", "grid")
+        return None
 
     def _accept(self, raw: bytes) -> str | None:
         try:

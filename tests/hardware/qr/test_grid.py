@@ -11,13 +11,23 @@ import pytest
 import segno
 import zxingcpp
 
-from hardware.qr import grid, ladder
+from hardware.qr import finders, grid, ladder
 from hardware.qr.camera_decode import FrameDecoder
 from hardware.qr.testframes import make_background, make_frame
 
 _QR = zxingcpp.BarcodeFormat.QRCode
 PX = 6  # pixels a module in the drawn test symbols
 GRID_ONLY = [(7, 35), (11, 38), (13, 68), (21, 144)]  # hard frames only the grid reads
+# ... and of those, frames it reads from our own finders alone (no ArUco corners): light on
+# dark, a glare spot, screen moire, plain low contrast
+FINDERS_ONLY = [(13, 114), (7, 88), (7, 146), (7, 175), (13, 133)]
+
+
+class _Blind:
+    """A detector that finds nothing (OpenCV's ArUco detector, out of the way)."""
+
+    def detect(self, _image: np.ndarray) -> tuple[bool, None]:
+        return False, None
 
 
 def _drawn(text: str, *, inverted: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
@@ -87,12 +97,35 @@ def test_the_grid_reads_hard_frames_no_rung_reads(where: tuple[int, int]) -> Non
     assert without.decode(tf.frame) == []
 
 
-def test_no_detection_runs_where_zxing_saw_no_code() -> None:
+@pytest.mark.parametrize("where", FINDERS_ONLY)
+def test_our_finders_alone_locate_codes_nothing_else_reads(where: tuple[int, int]) -> None:
+    tf = make_frame(*where, hard=True)
+    decoder = FrameDecoder()
+    decoder._aruco = _Blind()
+    assert [(c.data, c.stage) for c in decoder.decode(tf.frame)] == [(tf.text, "grid")]
+    without = FrameDecoder()
+    without.grid_tries = 0
+    assert without.decode(tf.frame) == []
+
+
+def test_no_detection_runs_where_zxing_saw_no_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames without a code (the camera's idle load) cost what they cost before."""
+    searched: list[int] = []
+    search = finders.finders
+
+    def counted(img: np.ndarray, **kw: float) -> tuple[list[finders.Finder], ...]:
+        searched.append(img.size)
+        return search(img, **kw)
+
+    monkeypatch.setattr(finders, "finders", counted)
     decoder = FrameDecoder()
     for i in range(6):
         assert decoder.decode(make_background(5, i)) == []
+    assert searched == []
     assert decoder._aruco is None  # the detector was never even made
+    assert "grid" not in decoder.stats
     tf = make_frame(*GRID_ONLY[0], hard=True)
     gray = cv2.cvtColor(tf.frame, cv2.COLOR_BGR2GRAY)
     assert ladder.find_candidates(gray)  # the region is there, and zxing-cpp located a code
     assert decoder.decode(tf.frame)[0].stage == "grid" and decoder._aruco is not None
+    assert searched  # where zxing-cpp located a code, the finders are searched
