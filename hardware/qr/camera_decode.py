@@ -405,7 +405,12 @@ class CameraQrWatcher:
                 self._stop.wait(self.interval_s)
                 continue
             self.frames += 1
-            for code in self.decoder.decode(frame, self.roi):
+            try:
+                codes = self.decoder.decode(frame, self.roi)
+            except Exception:  # one bad frame must not end the watcher
+                log.exception("qr decode failed")
+                continue
+            for code in codes:
                 sink = self._sink
                 if sink is not None and self._dedup.accept(code.data, time.monotonic()):
                     try:

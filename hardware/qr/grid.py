@@ -3,7 +3,9 @@
 zxing-cpp samples the grid from the finder patterns it found; on a blurred, noisy,
 30-grey-level code it finds them imprecisely or not at all, and the grid it samples is off
 by a fraction of a module, which is enough to lose the code. Here the corners come from
-OpenCV's ArUco-based QR detector (:func:`corner_sets`), and
+three finder patterns of our own search (:mod:`hardware.qr.finders`, :func:`fit_finders`:
+the fourth corner searched) or from OpenCV's ArUco-based QR detector (:func:`corner_sets`,
+:func:`fit`), and
 
 * the version is chosen by how well the *function patterns* (finders, separators, timing and
   alignment patterns: the modules every symbol of a version has, whatever it holds) match
@@ -76,8 +78,9 @@ def finder_pattern(version: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[n
 
 
 def finder_score(img: Image, corners: Corners, version: int) -> float:
-    """|Correlation| of darkness with the finders alone (a cheap first look: three finders
-    of a code score 0.35-0.85 here, eyes and screen texture up to 0.32)."""
+    """|Correlation| of darkness with the finders alone: a cheap first look before a fit
+    (on the tune seeds, the true finders of codes 0.1-0.85, eyes and screen texture in the
+    code-less frames up to 0.32)."""
     points, expected = finder_pattern(version)
     values = -sample(img, corners, size(version), points).astype(np.float64)
     sd = max(float(values.std()), 1e-6)

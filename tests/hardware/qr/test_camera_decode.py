@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from hardware.events import CodeScanned
-from hardware.qr.camera_decode import CameraQrWatcher, FrameDecoder
+from hardware.qr.camera_decode import CameraQrWatcher, DecodedCode, FrameDecoder
 from hardware.qr.testframes import HEIGHT, WIDTH, frames, make_frame
 
 from .conftest import Collector
@@ -79,6 +79,28 @@ def test_watcher_emits_once_per_code_off_the_calling_thread(collector: Collector
         w.close()
     assert evs == [CodeScanned(tf.text, "camera")]  # three frames, one event
     assert w.frames == 3 and threads == {"qr-camera"}
+
+
+def test_a_frame_the_decoder_fails_on_does_not_end_the_watcher(collector: Collector) -> None:
+    """The watcher runs as long as the kiosk: one frame that makes the decoder raise (a
+    degenerate fit, a library error) is logged and the next frame is read."""
+    tf = make_frame(7, 0)
+    frames = [np.zeros((2, 2, 3), np.uint8), tf.frame]
+
+    class Fussy(FrameDecoder):
+        def decode(self, frame_bgr: np.ndarray, roi: object = None) -> list[DecodedCode]:
+            if frame_bgr.shape[0] == 2:
+                raise ValueError("a frame no decoder expected")
+            return super().decode(frame_bgr)
+
+    w = CameraQrWatcher(lambda: frames.pop(0) if frames else None, decoder=Fussy(),
+                        interval_s=0.01)
+    w.start(collector)
+    try:
+        evs = collector.wait_count(1, 20)
+    finally:
+        w.close()
+    assert evs == [CodeScanned(tf.text, "camera")] and w.frames == 2
 
 
 def test_hard_frames_cover_the_issue_16_conditions() -> None:
