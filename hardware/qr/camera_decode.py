@@ -31,7 +31,7 @@ import importlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -150,7 +150,8 @@ class FrameDecoder:
         """The retry ladder (:mod:`hardware.qr.ladder`): where zxing-cpp located a code it
         could not read, then on texture candidates, each rung of :data:`ladder.RUNGS` in
         turn, then pyzbar on a region where a code was located; stops when the images read
-        reach ``ladder_budget`` times the frame's area (a pyzbar read counts 4 times)."""
+        reach ``ladder_budget`` times the frame's area (a pyzbar read counts 4 times); then
+        the grid reader (:meth:`_grid`), which has its own bound."""
         if self.ladder_budget <= 0:
             return []
         candidates = ladder.find_candidates(gray)
@@ -207,21 +208,14 @@ class FrameDecoder:
         for view, x0, y0, texture, located in views:
             normalised = ladder.local_normalise(view.smoothed, 25)  # at crop scale: cheap
             smooth = cv2.GaussianBlur(view.clean.astype(np.float32), (0, 0), 0.8)
-            turned, back = finders.upright(normalised.astype(np.float32))
-            for found in finders.finders(turned) if texture else ():
-                for triple in finders.triples(found):
-                    candidates = [(v, cv2.transform(triple.corners(grid.size(v))[:, None],
-                                                    back)[:, 0].astype(np.float32))
-                                  for v in grid.nearest_versions(triple.modules())]
-                    if max(grid.finder_score(smooth, c, v) for v, c in candidates) < FINDERS:
-                        continue  # three blobs, not three finders (eyes, screen texture)
-                    if tries >= self.grid_tries:
-                        return []
-                    tries += 1
-                    fitted = grid.fit_finders(smooth, candidates)
-                    code = self._read_grid(smooth, fitted, ox + x0, oy + y0)
-                    if code is not None:
-                        return [code]
+            for candidates in self._finder_fits(normalised, smooth) if texture else ():
+                if tries >= self.grid_tries:
+                    return []
+                tries += 1
+                fitted = grid.fit_finders(smooth, candidates)
+                code = self._read_grid(smooth, fitted, ox + x0, oy + y0)
+                if code is not None:
+                    return [code]
             if not located:
                 continue
             if self._aruco is None:
@@ -241,6 +235,21 @@ class FrameDecoder:
                     if code is not None:
                         return [code]
         return []
+
+    @staticmethod
+    def _finder_fits(normalised: Image, smooth: Image
+                     ) -> Iterator[list[tuple[int, grid.Corners]]]:
+        """For each set of three finders :mod:`hardware.qr.finders` finds in a region (the
+        region turned upright for the search), the (version, corners) it suggests, in the
+        region's own pixels; sets whose finders do not look like finders are skipped."""
+        turned, back = finders.upright(normalised.astype(np.float32))
+        for found in finders.finders(turned):
+            for triple in finders.triples(found):
+                candidates = [(v, cv2.transform(triple.corners(grid.size(v))[:, None],
+                                                back)[:, 0].astype(np.float32))
+                              for v in grid.nearest_versions(triple.modules())]
+                if max(grid.finder_score(smooth, c, v) for v, c in candidates) >= FINDERS:
+                    yield candidates  # else three blobs, not finders (eyes, screen texture)
 
     def _read_grid(self, img: Image, fitted: grid.Grid | None, ox: int, oy: int
                    ) -> DecodedCode | None:
