@@ -96,6 +96,13 @@ class CodeScanner(DeviceModel, Protocol):
         """The next scan; ``held``: a code held under the scanner since before counts."""
         ...
 
+    @property
+    def scan_seq(self) -> int: ...
+
+    def next_scan(self, deadline: Deadline, after: int) -> tuple[int, str]:
+        """The latest scan once there is one after number ``after``, and its number."""
+        ...
+
 
 @runtime_checkable
 class Camera(DeviceModel, Protocol):

@@ -208,22 +208,37 @@ class SerialQrScanner(Device):
         trigger mode. ``held``: also a code held under the scanner since before the call
         (its repeats, which the dedup window keeps from the sink: a one-off read someone
         asked for). Raises ``DeviceTimeout`` / ``Canceled`` / ``DeviceNotReady``."""
+        with self._scans:
+            after = (self._sighting if held else self._last_scan)[0]
+        return self._wait(deadline, after, held)[1]
+
+    @property
+    def scan_seq(self) -> int:
+        """How many scans were accepted so far (no I/O): for :meth:`next_scan`."""
+        with self._scans:
+            return self._last_scan[0]
+
+    def next_scan(self, deadline: Deadline, after: int) -> tuple[int, str]:
+        """The latest accepted scan once there is one after number ``after``, with its
+        number: a reader that calls again and again with the number it got misses no scan
+        made between two calls (``read_code`` counts from its own start)."""
+        return self._wait(deadline, after, False)
+
+    def _wait(self, deadline: Deadline, after: int, held: bool) -> tuple[int, str]:
         if self._thread is None:
             raise DeviceNotReady("qr scanner not started", detail="not_started")
 
         def latest() -> tuple[int, str]:
             return self._sighting if held else self._last_scan
 
-        with self._scans:
-            seq = latest()[0]
         if self.trigger:
             self.trigger_start()
         try:
             with self._scans:
-                while latest()[0] == seq:
+                while latest()[0] <= after:
                     deadline.check("qr scan")
                     self._scans.wait(min(0.1, max(deadline.remaining(), 0.001)))
-                return latest()[1]
+                return latest()
         finally:
             if self.trigger and self._serial is not None:
                 with contextlib.suppress(DeviceNotReady):

@@ -10,8 +10,12 @@ import time
 
 import cv2
 import numpy as np
+import pytest
 import segno
 
+from hardware.context import DeviceContext
+from hardware.qr.config import QrConfig
+from hardware.qr.factory import create
 from hardware.roles import Preview
 from kiosk.diag.tokens import TokenReader, looks_like_token
 from tests.kiosk.diag.maint_kiosk import MovableClock, token
@@ -55,3 +59,45 @@ def test_a_token_shown_to_the_camera_is_read_and_nothing_else_is() -> None:
     finally:
         reader.close()
     assert got[0] == (text, "camera") and all(looks_like_token(v) for v, _ in got)
+
+
+def test_a_token_scanned_the_moment_the_reader_starts_is_not_lost(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prompt shows as soon as ``start()`` returns; the reader's thread may not have
+    begun its first wait yet (a loaded machine). A token scanned in between was lost: each
+    wait took the scanner's count at its own start. The count is now taken in ``start()``
+    (the zh_CN maintenance screens failed so in CI: "timed out waiting for token read")."""
+    ctx = DeviceContext()
+    scanner = create(QrConfig(port="sim://qr", dedup_window_s=30.0), ctx)
+    scanner.start(lambda _event: None)
+    try:
+        assert scanner.wait_connected(5) and scanner.simulator is not None
+        got: list[tuple[str, str]] = []
+        arrived = threading.Event()
+        let_go = threading.Event()
+        original = TokenReader._scan_loop
+
+        def late(self: TokenReader) -> None:  # the thread starts its loop after the scan
+            let_go.wait(10)
+            original(self)
+
+        monkeypatch.setattr(TokenReader, "_scan_loop", late)
+        reader = TokenReader(lambda t, s: (got.append((t, s)), arrived.set()),
+                             scanner=scanner, poll_s=0.2).start()
+        try:
+            text = token(MovableClock(time.time))
+            reads = scanner.counters.get("reads", 0)
+            scanner.simulator.scan(text)
+            deadline = time.monotonic() + 10
+            while scanner.counters.get("reads", 0) == reads and time.monotonic() < deadline:
+                arrived.wait(0.02)
+            assert scanner.counters["reads"] == reads + 1
+            let_go.set()
+            assert arrived.wait(5), "the token scanned before the thread's first wait"
+            assert got == [(text, "scanner")]
+        finally:
+            let_go.set()
+            reader.close()
+    finally:
+        scanner.close()
+        ctx.sims.close()
