@@ -82,33 +82,13 @@ def finder_score(img: Image, corners: Corners, version: int) -> float:
     (on the tune seeds, the true finders of codes 0.1-0.85, eyes and screen texture in the
     code-less frames up to 0.32)."""
     points, expected = finder_pattern(version)
-    values = -sample(img, corners, size(version), points).astype(np.float64)
-    sd = max(float(values.std()), 1e-6)
-    return abs(float(np.mean((values - values.mean()) * expected)) / sd)
+    return abs(float(_correlations(img, corners[None], size(version), points, expected)[0]))
 
 
-def _homography(corners: Corners, n: int) -> Any:
-    unit = np.array([[0, 0], [n, 0], [n, n], [0, n]], np.float32)
-    return cv2.getPerspectiveTransform(unit, corners.astype(np.float32))
-
-
-def sample(img: Image, corners: Corners, n: int, points: npt.NDArray[np.float32]) -> Any:
-    """Grey values of ``img`` (float32) at ``points`` (modules) of an ``n``-module symbol
-    whose corners are ``corners``, bilinear."""
-    h = _homography(corners, n)
-    mapped = cv2.perspectiveTransform(points.reshape(-1, 1, 2), h).reshape(-1, 2)
-    grid = mapped.reshape(1, -1, 2).astype(np.float32)
-    out = cv2.remap(img, grid[..., 0], grid[..., 1], cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(-1)
-
-
-def pattern_scores(img: Image, corner_sets: npt.NDArray[np.float32], version: int) -> Any:
-    """Correlation of darkness with the function patterns for each of ``corner_sets``
-    (k x 4 x 2), in one sampling: 1 is a perfect match; negative, light-on-dark (an inverted
-    code)."""
-    points, expected = function_pattern(version)
-    n = size(version)
+def _correlations(img: Image, corner_sets: npt.NDArray[np.float32], n: int,
+                  points: npt.NDArray[np.float32], expected: npt.NDArray[np.float32]) -> Any:
+    """Correlation of darkness at ``points`` (modules of an ``n``-module symbol) with
+    ``expected`` for each of ``corner_sets`` (k x 4 x 2), in one bilinear sampling."""
     unit = np.array([[0, 0], [n, 0], [n, n], [0, n]], np.float32)
     hs = np.stack([cv2.getPerspectiveTransform(unit, c.astype(np.float32))
                    for c in corner_sets])
@@ -120,6 +100,13 @@ def pattern_scores(img: Image, corner_sets: npt.NDArray[np.float32], version: in
     centred = values - values.mean(axis=1, keepdims=True)
     sd = np.maximum(values.std(axis=1), 1e-6)
     return (centred * expected).mean(axis=1) / sd
+
+
+def pattern_scores(img: Image, corner_sets: npt.NDArray[np.float32], version: int) -> Any:
+    """Correlation of darkness with the function patterns for each of ``corner_sets``
+    (k x 4 x 2), in one sampling: 1 is a perfect match; negative, light-on-dark (an inverted
+    code)."""
+    return _correlations(img, corner_sets, size(version), *function_pattern(version))
 
 
 def pattern_score(img: Image, corners: Corners, version: int) -> float:
