@@ -97,10 +97,10 @@ class CodeScanner(DeviceModel, Protocol):
         ...
 
     @property
-    def scan_seq(self) -> int: ...
+    def sightings(self) -> int: ...
 
-    def next_scan(self, deadline: Deadline, after: int) -> tuple[int, str]:
-        """The latest scan once there is one after number ``after``, and its number."""
+    def next_sighting(self, deadline: Deadline, after: int) -> tuple[int, str]:
+        """The latest read (repeats too) once there is one after number ``after``."""
         ...
 
 

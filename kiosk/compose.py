@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from pydantic import BaseModel
 
-from hardware.base import DeviceError
+from hardware.base import DeviceError, DeviceEvent, EventSink
 from hardware.context import DeviceContext
 from hardware.roles import Camera, CardReader, CodeScanner, DeviceModel, Printer
 from hardware.sim.kit import SimRegistry
@@ -178,7 +178,7 @@ def build(cfg: KioskConfig, *, backend: BackendAdapter | None = None,
     builds them instead (tests move its clocks); ``False``: none."""
     teardown = Teardown()
     try:
-        core = _build(cfg, backend, devices, teardown)
+        core, events = _build(cfg, backend, devices, teardown)
         if diagnostics:
             from kiosk.diag.attach import attach
 
@@ -186,14 +186,29 @@ def build(cfg: KioskConfig, *, backend: BackendAdapter | None = None,
             diag = make(core)
             teardown.push("diagnostics", diag.close)  # closed first: before the devices
             core.diagnostics = diag
+            events.route(diag.gate.device_sink(core.journey.on_device_event))
         return core
     except BaseException:
         teardown()
         raise
 
 
+class DeviceEvents:
+    """The one sink the devices and the camera's QR decoder are started on: the journey's,
+    until the diagnostics exist and put their gate before it (:meth:`route`)."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+
+    def route(self, sink: EventSink) -> None:
+        self._sink = sink  # one reference swapped: atomic, no lock on the event path
+
+    def __call__(self, event: DeviceEvent) -> None:
+        self._sink(event)
+
+
 def _build(cfg: KioskConfig, backend: BackendAdapter | None, devices: Devices | None,
-           teardown: Teardown) -> KioskCore:
+           teardown: Teardown) -> tuple[KioskCore, DeviceEvents]:
     Path(cfg.var_dir).mkdir(parents=True, exist_ok=True)
     # devices: opened, not started (nothing reaches the journey before it exists)
     if devices is None:
@@ -226,14 +241,15 @@ def _build(cfg: KioskConfig, backend: BackendAdapter | None, devices: Devices | 
     if outbox is not None:
         outbox.start()
         teardown.push("outbox delivery", outbox.stop)
-    devices.start(journey.on_device_event)
-    camera_qr = _start_camera_qr(cfg, devices, session, journey)
+    events = DeviceEvents(journey.on_device_event)
+    devices.start(events)
+    camera_qr = _start_camera_qr(cfg, devices, session, events)
     if camera_qr is not None:
         teardown.push("camera QR decoding", camera_qr)
     workers = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     return KioskCore(cfg, devices=devices, backend=backend, backend_error=backend_error,
                      session=session, journey=journey, audit=audit, outbox=outbox,
-                     simulation=simulation, teardown=teardown, workers=workers)
+                     simulation=simulation, teardown=teardown, workers=workers), events
 
 
 @contextlib.contextmanager
@@ -266,7 +282,7 @@ def _open_outbox(cfg: KioskConfig, backend: BackendAdapter | None) -> tuple[Any,
 
 
 def _start_camera_qr(cfg: KioskConfig, devices: Devices, session: SessionMachine,
-                     journey: Journey) -> Callable[[], None] | None:
+                     sink: EventSink) -> Callable[[], None] | None:
     """Decode QR codes shown to the camera while identification is possible."""
     camera = devices.camera
     if not (cfg.qr.enabled and cfg.qr.camera_decode) or camera is None:
@@ -275,5 +291,5 @@ def _start_camera_qr(cfg: KioskConfig, devices: Devices, session: SessionMachine
 
     watcher = CameraQrWatcher(preview_frames(camera, lambda: session.state in IDENTIFY_FROM),
                               dedup_window_s=cfg.qr.dedup_window_s, interval_s=0.2)
-    watcher.start(journey.on_device_event)
+    watcher.start(sink)
     return watcher.close

@@ -213,16 +213,18 @@ class SerialQrScanner(Device):
         return self._wait(deadline, after, held)[1]
 
     @property
-    def scan_seq(self) -> int:
-        """How many scans were accepted so far (no I/O): for :meth:`next_scan`."""
+    def sightings(self) -> int:
+        """How many codes were read so far, repeats within the dedup window too (no I/O):
+        for :meth:`next_sighting`."""
         with self._scans:
-            return self._last_scan[0]
+            return self._sighting[0]
 
-    def next_scan(self, deadline: Deadline, after: int) -> tuple[int, str]:
-        """The latest accepted scan once there is one after number ``after``, with its
-        number: a reader that calls again and again with the number it got misses no scan
-        made between two calls (``read_code`` counts from its own start)."""
-        return self._wait(deadline, after, False)
+    def next_sighting(self, deadline: Deadline, after: int) -> tuple[int, str]:
+        """The latest read once there is one after number ``after`` (a repeat the dedup
+        window keeps from the sink counts), with its number: a listener of its own (the
+        technician prompt) that calls again and again with the number it got misses no
+        read made between two calls, nor a code the sink heard just before it started."""
+        return self._wait(deadline, after, True)
 
     def _wait(self, deadline: Deadline, after: int, held: bool) -> tuple[int, str]:
         if self._thread is None:

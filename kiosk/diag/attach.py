@@ -11,7 +11,8 @@ for ``kiosk run`` with or without the UI (the UI takes it; the fleet agent's out
 back_in_service go through the same flag file the gate follows). While the gate is closed the
 session machine refuses new journeys and the journey refuses identifications before any
 platform call (``journey_refused``); the gate still wipes any journey that starts while
-closed, and :meth:`ServiceGate.device_sink` can keep card reads and scans from the journey.
+closed, and :meth:`ServiceGate.device_sink`, which the composition root routes the devices'
+events through, keeps card reads and scans from the journey during maintenance.
 """
 
 from __future__ import annotations

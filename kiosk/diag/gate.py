@@ -12,8 +12,8 @@ wipes a session that leaves the attract state (a card placed on an out-of-servic
 a journey already under way when the kiosk goes out of service is left to finish. Maintenance
 is stricter: the citizen session is wiped when the technician prompt opens, and any journey
 the devices start meanwhile is wiped at once. :meth:`ServiceGate.device_sink` is the earlier
-stop a composition root can add: it keeps card reads and scans from the journey while closed,
-so nothing reaches the platform at all.
+stop the composition root puts before the journey: during maintenance it keeps card reads and
+scans from the journey, so nothing a technician shows the kiosk reaches the platform.
 """
 
 from __future__ import annotations
@@ -268,11 +268,14 @@ class ServiceGate:
 
     # -- enforcing ------------------------------------------------------------------------
     def device_sink(self, inner: EventSink) -> EventSink:
-        """``inner`` (the journey's sink) without card reads and scans while the gate is
-        closed: for the composition root, ``devices.start(gate.device_sink(sink))``."""
+        """``inner`` (the journey's sink) without card reads and scans during maintenance:
+        nothing read then is a citizen's (a technician's token or test scan, which the
+        journey took for a citizen's code or checked with the platform). Out of service they
+        pass: the journey refuses them plainly, before any platform call, and says why.
+        The composition root starts the devices on it (:mod:`kiosk.compose`)."""
         def sink(event: DeviceEvent) -> None:
-            if isinstance(event, IDENTIFYING) and self.status().closed:
-                log.info("%s kept from the journey: %s", type(event).__name__, self.mode)
+            if isinstance(event, IDENTIFYING) and self.status().mode == "maintenance":
+                log.info("%s kept from the journey: maintenance", type(event).__name__)
                 return
             inner(event)
 

@@ -244,8 +244,8 @@ class Maintenance:
 
     def _on_token(self, text: str, source: str) -> None:
         with self._lock:
-            if self._prompt_until is None:
-                return
+            if self._prompt_until is None or self._token == (text, source):
+                return  # a token held under the scanner is read again and again: taken once
             self._token = (text, source)
             self._prompt_until = self._clock() + self.prompt_timeout_s
         self._emit("token", source=source)

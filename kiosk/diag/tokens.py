@@ -1,8 +1,10 @@
 """Reading a technician token shown to the kiosk: the QR scanner and the camera, at once.
 
 While the technician prompt is open, :class:`TokenReader` waits on the scanner
-(``next_scan`` with a short deadline, again and again, from the scan number it last saw: the
-scanner's own reader thread keeps running for the journey) and decodes the camera's preview frames
+(``next_sighting`` with a short deadline, again and again, from the read number it last saw:
+the scanner's own reader thread keeps running for the journey; every read counts, repeats the
+scanner's dedup window keeps from the journey too, so a token shown at the last prompt a
+moment ago is read at this one) and decodes the camera's preview frames
 (:class:`hardware.qr.camera_decode.CameraQrWatcher`); the first text that looks like a
 technician token (``KTECH1.``) goes to ``on_token`` with where it came from. Nothing else that
 is scanned is kept or passed on. Both stop on :meth:`TokenReader.close`.
@@ -39,13 +41,13 @@ class TokenReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._watcher: Any = None
-        self._seen = 0  # the scanner's scan number already looked at
+        self._seen = 0  # the scanner's read number already looked at
 
     def start(self) -> TokenReader:
         """Watch from now: the scanner's count is taken here, before the prompt shows, so a
         token scanned before the thread's first wait is still read."""
         if self.scanner is not None:
-            self._seen = self.scanner.scan_seq
+            self._seen = self.scanner.sightings
             self._thread = threading.Thread(target=self._scan_loop, name="token-scanner",
                                             daemon=True)
             self._thread.start()
@@ -81,8 +83,8 @@ class TokenReader:
     def _scan_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                self._seen, text = self.scanner.next_scan(Deadline(self.poll_s, self._stop),
-                                                          self._seen)
+                self._seen, text = self.scanner.next_sighting(
+                    Deadline(self.poll_s, self._stop), self._seen)
             except DeviceError as exc:
                 if exc.code.value not in ("timeout", "canceled"):
                     self._stop.wait(self.poll_s)  # not connected: try again shortly

@@ -20,7 +20,7 @@ from kiosk.diag.gate import ServiceGate
 from kiosk.diag.service import ServiceState
 from kiosk.session.journey import Notice
 from kiosk.session.states import Event, State
-from tests.kiosk.diag.maint_kiosk import KIOSK_ID, Rig, kiosk_environ, rig, wait_for
+from tests.kiosk.diag.maint_kiosk import KIOSK_ID, Rig, kiosk_environ, rig, token, wait_for
 from tests.kiosk.diag.platform_peer import Platform, http_platform
 
 CHEN_ID = "440605195803121228"  # the demo citizen's card number (never in the audit log)
@@ -209,7 +209,10 @@ def test_without_auto_return_the_outage_holds_until_a_technician(tmp_path: Path)
         assert r.gate.back_in_service("technician").mode == "in_service"
 
 
-def test_the_device_sink_keeps_reads_from_the_journey_while_closed(kiosk: Rig) -> None:
+def test_the_device_sink_keeps_reads_from_the_journey_during_maintenance(kiosk: Rig) -> None:
+    """During maintenance nothing read is a citizen's: kept from the journey. Out of
+    service a citizen's card or code still reaches it, and it says plainly why it refuses
+    (``journey_refused``, the test above); status changes always pass."""
     got: list[object] = []
     sink = kiosk.gate.device_sink(got.append)
     wait_for(lambda: _mode(kiosk) == "in_service", 15, "in service")  # the devices are up
@@ -218,7 +221,31 @@ def test_the_device_sink_keeps_reads_from_the_journey_while_closed(kiosk: Rig) -
     read = CardRead(card=None)  # type: ignore[arg-type]
     sink(read)
     assert got == [read]
-    kiosk.gate.set_out_of_service("technician", "test")
+    assert kiosk.maint.open_prompt().result(60) is True
     sink(read)
     sink(status_change)
     assert got == [read, status_change]
+    kiosk.maint.cancel_prompt().result(60)
+    kiosk.gate.set_out_of_service("technician", "test")
+    sink(read)
+    assert got == [read, status_change, read]
+
+
+def test_what_is_scanned_at_the_technician_prompt_never_reaches_the_journey(
+        kiosk: Rig) -> None:
+    """The composition root routes the devices through the gate: a document code scanned
+    during maintenance (a technician trying the scanner) is not checked with the platform,
+    and a token is not taken for a citizen's code."""
+    notices: queue.Queue[Notice] = queue.Queue()
+    kiosk.core.journey.subscribe(notices.put)
+    tokens: queue.Queue[object] = queue.Queue()
+    kiosk.maint.subscribe(lambda e: tokens.put(e) if e.kind == "token" else None)
+    assert kiosk.maint.open_prompt().result(60) is True
+    kiosk.sim.scan("GZDOC1.test.code.x")
+    kiosk.sim.scan(token(kiosk.wall))
+    tokens.get(timeout=10)  # the scanner delivers in order: the document code went first
+    heard = []
+    while not notices.empty():
+        heard.append(notices.get_nowait())
+    assert heard == [], heard
+    assert "document.verify" not in [r["event"] for r in _audit(kiosk)]

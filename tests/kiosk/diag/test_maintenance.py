@@ -165,6 +165,21 @@ def test_scanner_token_and_pin_open_it_and_every_action_is_audited(kiosk: Rig) -
     assert "KTECH1." not in text and PIN not in text
 
 
+def test_a_token_held_under_the_scanner_is_taken_once(kiosk: Rig) -> None:
+    """The prompt's reader hears every read, a held code's repeats too (so the same token
+    shown again at the next prompt is read): held, it is taken once, not once a read."""
+    events = Events(kiosk)
+    kiosk.maint.open_prompt().result(60)
+    held = token(kiosk.wall)
+    for _ in range(4):
+        kiosk.sim.scan(held)
+    other = token(kiosk.wall, kiosk="kiosk-other-99")  # then another: the reads are in order
+    kiosk.sim.scan(other)
+    wait_for(lambda: kiosk.maint._token is not None and kiosk.maint._token[0] == other, 10,
+             "the second token")
+    assert [e.params for e in events.seen if e.kind == "token"] == [{"source": "scanner"}] * 2
+
+
 @pytest.mark.parametrize("case", ["forged", "expired", "other_kiosk", "replayed",
                                   "wrong_pin"])
 def test_refused_tokens_and_wrong_pins(kiosk: Rig, case: str) -> None:

@@ -5,6 +5,7 @@ own QR decoder (zxing-cpp, pyzbar) while the prompt is open; other codes are not
 from __future__ import annotations
 
 import io
+import queue
 import threading
 import time
 
@@ -98,6 +99,33 @@ def test_a_token_scanned_the_moment_the_reader_starts_is_not_lost(
         finally:
             let_go.set()
             reader.close()
+    finally:
+        scanner.close()
+        ctx.sims.close()
+
+
+def test_a_token_read_at_the_last_prompt_is_read_again_at_the_next() -> None:
+    """The technician is locked out, the prompt closes by itself, they make the gesture and
+    show the same token again at once: the scanner's dedup window (a sliding 2 s) took it
+    for a repeat of the last prompt's read, and the new prompt never heard it (the zh_CN
+    maintenance screens failed so in CI when the machine was fast: "timed out waiting for
+    token read"). A reader hears every sighting from its own start, repeats too."""
+    ctx = DeviceContext()
+    scanner = create(QrConfig(port="sim://qr", dedup_window_s=30.0), ctx)
+    scanner.start(lambda _event: None)
+    try:
+        assert scanner.wait_connected(5) and scanner.simulator is not None
+        text = token(MovableClock(time.time))
+        for prompt in ("locked out", "after the lock-out"):
+            got: queue.Queue[str] = queue.Queue()
+            reader = TokenReader(lambda t, _s, got=got: got.put(t), scanner=scanner,
+                                 poll_s=0.2).start()
+            try:
+                scanner.simulator.scan(text)
+                assert got.get(timeout=5) == text, f"the token at the prompt {prompt}"
+            finally:
+                reader.close()
+        assert scanner.counters["reads"] == 1 and scanner.counters["duplicates"] == 1
     finally:
         scanner.close()
         ctx.sims.close()
