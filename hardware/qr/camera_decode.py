@@ -42,7 +42,7 @@ from pyzbar import pyzbar
 
 from hardware.base import EventSink
 from hardware.events import CodeScanned
-from hardware.qr import finders, grid, ladder
+from hardware.qr import erasure, finders, grid, ladder
 from hardware.qr.protocol import Deduplicator, PayloadRejected, sanitise
 from hardware.roles import Camera
 
@@ -103,6 +103,7 @@ class FrameDecoder:
         self.ladder_budget = ladder_budget
         self._errors: list[Roi] = []  # codes the last ladder read located but could not read
         self.grid_tries = GRID_TRIES
+        self.erasures = True  # the grid reader's erasure decoding (:mod:`hardware.qr.erasure`)
         self._aruco: Any = None
 
     def decode(self, frame_bgr: Image, roi: Roi | None = None) -> list[DecodedCode]:
@@ -255,12 +256,25 @@ class FrameDecoder:
                    ) -> DecodedCode | None:
         if fitted is None:
             return None
+        seen = list(grid.margins(img, fitted))
+        for margin in seen:
+            text = self._read_pure(grid.symbol(margin, fitted.version))
+            if text is not None:
+                return DecodedCode(text, _rect(fitted.corners, ox, oy), "QRCODE", "grid")
+        for margin in seen:  # the least certain codewords erased: up to twice the errors
+            dark = erasure.clean_symbol(margin, fitted.version) if self.erasures else None
+            text = self._read_pure(grid.render(dark)) if dark is not None else None
+            if text is not None:
+                self.stats["erasure"] = self.stats.get("erasure", 0) + 1
+                return DecodedCode(text, _rect(fitted.corners, ox, oy), "QRCODE", "grid")
+        return None
+
+    def _read_pure(self, symbol: Image) -> str | None:
         zx: Any = self._zx
-        for symbol in grid.symbols(img, fitted):
-            for res in zx.read_barcodes(symbol, formats=zx.BarcodeFormat.QRCode, is_pure=True):
-                text = self._accept(bytes(res.bytes)) if res.valid else None
-                if text is not None:
-                    return DecodedCode(text, _rect(fitted.corners, ox, oy), "QRCODE", "grid")
+        for res in zx.read_barcodes(symbol, formats=zx.BarcodeFormat.QRCode, is_pure=True):
+            text = self._accept(bytes(res.bytes)) if res.valid else None
+            if text is not None:
+                return text
         return None
 
     def _accept(self, raw: bytes) -> str | None:

@@ -120,14 +120,15 @@ for _k in range(8):
     _MOVES[2 * _k + 1, _k // 2, _k % 2] = -1.0
 
 
-def refine(img: Image, corners: Corners, version: int, *,
-           rounds: int = 3) -> tuple[Corners, float]:
+def refine(img: Image, corners: Corners, version: int, *, rounds: int = 3,
+           first: float | None = None) -> tuple[Corners, float]:
     """``corners`` moved while the pattern score improves, from a step of half a module down
     to a sixteenth: each round scores every coordinate moved both ways at once and keeps
     every move that helped (or the best one alone, if together they do not); (corners,
-    |score|)."""
+    |score|). ``first``: the corners' (signed) score, when the caller has it."""
     best = corners.astype(np.float32).copy()
-    first = pattern_score(img, best, version)
+    if first is None:
+        first = pattern_score(img, best, version)
     sign = 1.0 if first >= 0 else -1.0
     score = sign * first
     pitch = float(np.mean(np.linalg.norm(best - np.roll(best, 1, axis=0), axis=1))) \
@@ -211,26 +212,79 @@ def fit(img: Image, corners: Corners, *, keep: int = 2, min_score: float = 0.35)
         rough.append((abs(s), v, s < 0))
     rough.sort(reverse=True)
     fitted = []
-    for _, v, inverted in rough[:keep]:
-        refined, score = refine(img, corners, v)
+    for first, v, inverted in rough[:keep]:
+        refined, score = refine(img, corners, v, first=-first if inverted else first)
         if score >= min_score:
             fitted.append(Grid(v, refined, score, inverted))
     fitted.sort(key=lambda g: -g.score)
     return fitted
 
 
-def symbols(img: Image, grid: Grid) -> Iterator[Image]:
-    """Clean symbols drawn from ``grid``, one per neighbourhood in :data:`WINDOWS`."""
-    values = modules(img, grid.corners, grid.version)
+def margins(img: Image, grid: Grid) -> Iterator[npt.NDArray[np.float32]]:
+    """Each module's darkness against the mean of its neighbourhood (n x n, > 0 dark), one
+    array per neighbourhood in :data:`WINDOWS` (uneven light and a glare rim cancel out),
+    then :func:`deblurred`."""
+    values = modules(img, grid.corners, grid.version).astype(np.float32)
     if grid.inverted:
         values = -values
-    points, expected = function_pattern(grid.version)
-    ys, xs = (points[:, 1] - 0.5).astype(int), (points[:, 0] - 0.5).astype(int)
     for win in WINDOWS:
-        mean = cv2.blur(values, (win, win), borderType=cv2.BORDER_REFLECT)
-        dark = values < mean
-        dark[ys, xs] = expected > 0  # the function patterns are known: drawn as they are
-        yield render(dark)
+        yield cv2.blur(values, (win, win), borderType=cv2.BORDER_REFLECT) - values
+    yield deblurred(values, grid.version)
+
+
+_CROSS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32)
+_DIAGONAL = np.array([[1, 0, 1], [0, 0, 0], [1, 0, 1]], np.float32)
+
+
+def deblurred(values: npt.NDArray[np.float32], version: int, *, rounds: int = 6
+              ) -> npt.NDArray[np.float32]:
+    """Darkness (> 0 dark) with the blur's spill from neighbouring modules taken out: a
+    module's grey value is modelled as ``a * its darkness + b * its 4 neighbours' + c * its
+    4 diagonal neighbours' + d * the local mean + e + a light gradient``, fitted by least
+    squares on the function patterns (known) first, then on every module with the current
+    reading, which is solved again each round (decision feedback). Reads blurred codes whose
+    isolated modules a comparison with the neighbourhood gets wrong."""
+    n = values.shape[0]
+    points, expected = function_pattern(version)
+    ys, xs = (points[:, 1] - 0.5).astype(int), (points[:, 0] - 0.5).astype(int)
+    mean = cv2.blur(values, (7, 7), borderType=cv2.BORDER_REFLECT)
+    dark = (values < mean).astype(np.float32)
+    dark[ys, xs] = expected > 0
+    u, v = np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n))
+    fixed = np.stack([np.ones_like(u), mean, u, v], -1).reshape(-1, 4)
+    known = np.zeros(n * n, bool)
+    known[ys * n + xs] = True
+    seen = values.reshape(-1).astype(np.float64)
+    estimate = np.zeros(n * n)
+    for k in range(rounds):
+        padded = np.pad(dark, 1)  # the quiet zone is light
+        cross = cv2.filter2D(padded, -1, _CROSS)[1:-1, 1:-1].reshape(-1)
+        diagonal = cv2.filter2D(padded, -1, _DIAGONAL)[1:-1, 1:-1].reshape(-1)
+        features = np.column_stack([dark.reshape(-1), cross, diagonal, fixed])
+        rows = known if k == 0 else slice(None)
+        coef = np.linalg.lstsq(features[rows], seen[rows], rcond=None)[0]
+        if abs(coef[0]) < 1e-6:
+            break  # no contrast to solve for
+        estimate = (seen - features[:, 1:] @ coef[1:]) / coef[0]
+        dark = (estimate > 0.5).reshape(n, n).astype(np.float32)
+        dark[ys, xs] = expected > 0
+    return (estimate - 0.5).reshape(n, n).astype(np.float32)
+
+
+def symbol(margin: npt.NDArray[np.float32], version: int) -> Image:
+    """The clean symbol of ``margin`` (:func:`margins`), its function patterns drawn as they
+    must be (one wrong module in a finder made zxing-cpp's pure reader give up)."""
+    points, expected = function_pattern(version)
+    ys, xs = (points[:, 1] - 0.5).astype(int), (points[:, 0] - 0.5).astype(int)
+    dark = margin > 0
+    dark[ys, xs] = expected > 0
+    return render(dark)
+
+
+def symbols(img: Image, grid: Grid) -> Iterator[Image]:
+    """Clean symbols drawn from ``grid``, one per neighbourhood in :data:`WINDOWS`."""
+    for margin in margins(img, grid):
+        yield symbol(margin, grid.version)
 
 
 def corner_sets(detector: Any, images: Sequence[tuple[Image, float]]) -> Iterator[Corners]:
@@ -246,11 +300,12 @@ def corner_sets(detector: Any, images: Sequence[tuple[Image, float]]) -> Iterato
 
 
 def search_corner(img: Image, corners: Corners, version: int, *,
-                  reach: float = 0.18) -> Corners:
+                  reach: float = 0.18) -> tuple[Corners, float]:
     """``corners`` with the bottom-right one moved to where the function patterns (the
-    alignment pattern above all) match best: a search over ``reach`` of the symbol's width
-    in steps of 2 modules, then 1 and 0.5 around the best. Three finders fix the other three
-    corners; under perspective the fourth is off by up to a fifth of the symbol."""
+    alignment pattern above all) match best, and their (signed) score: a search over
+    ``reach`` of the symbol's width in steps of 2 modules, then 1 and 0.5 around the best.
+    Three finders fix the other three corners; under perspective the fourth is off by up to
+    a fifth of the symbol."""
     n = size(version)
     u = (corners[1] - corners[0]) / n
     w = (corners[3] - corners[0]) / n
@@ -267,7 +322,7 @@ def search_corner(img: Image, corners: Corners, version: int, *,
         top = int(np.argmax(scores))
         if float(scores[top]) > score:
             best, score = trials[top], float(scores[top])
-    return best
+    return best, sign * score
 
 
 def fit_finders(img: Image, candidates: Sequence[tuple[int, Corners]], *,
@@ -277,9 +332,8 @@ def fit_finders(img: Image, candidates: Sequence[tuple[int, Corners]], *,
     no fit's function patterns match (``min_score``)."""
     best: Grid | None = None
     for version, corners in candidates:
-        found = search_corner(img, corners, version)
-        inverted = pattern_score(img, found, version) < 0
-        refined, score = refine(img, found, version)
+        found, first = search_corner(img, corners, version)
+        refined, score = refine(img, found, version, first=first)
         if score >= min_score and (best is None or score > best.score):
-            best = Grid(version, refined, score, inverted)
+            best = Grid(version, refined, score, first < 0)
     return best

@@ -96,7 +96,7 @@ def test_the_fourth_corner_is_found_under_perspective() -> None:
     guess = corners.copy()
     guess[2] = corners[1] + corners[3] - corners[0]  # what three finders alone give
     assert float(np.linalg.norm(guess[2] - corners[2])) > 5 * PX
-    found = grid.search_corner(frame, guess, version)
+    found, _score = grid.search_corner(frame, guess, version)
     assert float(np.linalg.norm(found[2] - corners[2])) < PX
     fitted = grid.fit_finders(frame, [(version, guess)])
     assert fitted is not None and fitted.version == version and fitted.score > 0.8
