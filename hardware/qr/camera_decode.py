@@ -200,13 +200,14 @@ class FrameDecoder:
 
     def _grid(self, views: list[Region], ox: int, oy: int) -> list[DecodedCode]:
         """The module grid read by :mod:`hardware.qr.grid`, from the corners of three finder
-        patterns found by :mod:`hardware.qr.finders` in each texture region, and, where
-        zxing-cpp located a code, from the corners OpenCV's ArUco QR detector finds (the
-        region as it is, normalised, both polarities); at most ``grid_tries`` fits a frame."""
+        patterns found by :mod:`hardware.qr.finders` in each texture region, and from the
+        corners OpenCV's ArUco QR detector finds in every region (as it is, normalised, both
+        polarities), only in a frame where zxing-cpp located a code (a texture region beside
+        the located one often holds the whole code); at most ``grid_tries`` fits a frame."""
         if self.grid_tries <= 0 or not any(r.located for r in views):
             return []  # zxing-cpp saw no code anywhere: nothing to look for (idle frames)
         tries = 0
-        for view, x0, y0, texture, located in views:
+        for view, x0, y0, texture, _located in views:
             normalised = ladder.local_normalise(view.smoothed, 25)  # at crop scale: cheap
             smooth = cv2.GaussianBlur(view.clean.astype(np.float32), (0, 0), 0.8)
             for candidates in self._finder_fits(normalised, smooth) if texture else ():
@@ -217,8 +218,6 @@ class FrameDecoder:
                 code = self._read_grid(smooth, fitted, ox + x0, oy + y0)
                 if code is not None:
                     return [code]
-            if not located:
-                continue
             if self._aruco is None:
                 self._aruco = cv2.QRCodeDetectorAruco()
             images = [(normalised, 1.0), (255 - normalised, 1.0),

@@ -113,6 +113,43 @@ def test_our_finders_alone_locate_codes_nothing_else_reads(where: tuple[int, int
     assert without.decode(tf.frame) == []
 
 
+class _LocatedOnly:
+    """OpenCV's ArUco detector, blind in every region but those zxing-cpp located (where it
+    looked before session 7)."""
+
+    def __init__(self, located: list[tuple[int, ...]]) -> None:
+        self.inner = cv2.QRCodeDetectorAruco()
+        self.shapes = {(h, w) for h, w in located}
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> tuple[bool, object]:
+        self.calls += 1
+        if image.shape[:2] not in self.shapes:
+            return False, None
+        return self.inner.detect(image)
+
+
+@pytest.mark.parametrize("where", [(7, 99), (11, 140), (13, 38)])
+def test_the_detector_also_looks_in_the_texture_region_beside_a_located_code(
+        where: tuple[int, int]) -> None:
+    """zxing-cpp located part of the code; the texture region around it holds all of it,
+    and there OpenCV's detector finds the corners the grid reads from."""
+    tf = make_frame(*where, hard=True)
+    decoder = FrameDecoder()
+    assert [(c.data, c.stage) for c in decoder.decode(tf.frame)] == [(tf.text, "grid")]
+    located: list[tuple[int, ...]] = []
+    spy = FrameDecoder()
+    original = spy._grid
+
+    def remember(views: list, ox: int, oy: int) -> list:
+        located.extend(r.view.crop.shape[:2] for r in views if r.located)
+        return original(views, ox, oy)
+
+    spy._grid = remember  # type: ignore[method-assign]
+    spy._aruco = blind = _LocatedOnly(located)
+    assert spy.decode(tf.frame) == [] and blind.calls > 0 and located
+
+
 def test_no_detection_runs_where_zxing_saw_no_code(monkeypatch: pytest.MonkeyPatch) -> None:
     """Frames without a code (the camera's idle load) cost what they cost before."""
     searched: list[int] = []
