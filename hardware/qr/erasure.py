@@ -4,7 +4,7 @@ zxing-cpp corrects up to half a block's error-correction codewords, and it must 
 module. A glare spot or the lowest contrast leaves many modules near the threshold; a
 decoder told *which* codewords are doubtful (erasures) corrects up to all of them, twice as
 many as unknown errors. Here a grid's soft module values (darkness against the
-neighbourhood, :func:`hardware.qr.grid.symbols`) give
+neighbourhood, :func:`hardware.qr.grid.margins`) give
 
 * the format (error level and mask): the one of the 32 whose 15 bits, both copies, match best;
 * the codewords, in segno's own placement order (:func:`layout`), unmasked and split into
@@ -32,14 +32,12 @@ import segno
 from segno import consts
 from segno import encoder as _encoder
 
+from hardware.qr import grid
+
 SPARE = 4  # check symbols left unerased in a block: a wrong correction is then caught
 segno_encoder: Any = _encoder  # its placement, format and mask functions: the standard's
 _ECC: Any = consts.ECC
 _LEVELS = ("M", "L", "H", "Q")  # format bits 00, 01, 10, 11 (ISO/IEC 18004 table 12)
-
-
-def _size(version: int) -> int:
-    return 17 + 4 * version
 
 
 @dataclass(frozen=True)
@@ -62,22 +60,16 @@ class Layout:
 def layout(version: int) -> Layout:
     """The placement of ``version``, from segno's own encoder (its ``add_codewords`` and
     ``add_format_info``), so it is the standard's."""
-    n = _size(version)
+    n = grid.size(version)
     qr = segno.make("0", version=version, error="L", micro=False, boost_error=False, mask=0)
     placed = [list(row) for row in segno_encoder.make_matrix(n, n)]  # as segno's _encode
     segno_encoder.add_finder_patterns(placed, n, n)
     segno_encoder.add_alignment_patterns(placed, n, n)
     data = np.array([[v == 0x2 for v in row] for row in placed])
     count = int(data.sum())
-    order = np.full((n, n), -1, np.int64)
     segno_encoder.add_codewords(placed, list(range(3, 3 + count)), version)
-    for i in range(n):
-        for j in range(n):
-            if data[i, j]:
-                order[i, j] = placed[i][j] - 3
     rows, cols = np.nonzero(data)
-    index = order[rows, cols]
-    sort = np.argsort(index)
+    sort = np.argsort(np.array(placed)[rows, cols])  # each data cell holds its bit's number
     probe = [[-1] * n for _ in range(n)]  # the cells add_format_info writes
     segno_encoder.add_format_info(probe, version, consts.ERROR_MAPPING["L"], 0)
     fmt = np.array(probe) >= 0
@@ -86,21 +78,19 @@ def layout(version: int) -> Layout:
     formats = {}
     for level in _LEVELS:
         for mask in range(8):
-            grid = [[0] * n for _ in range(n)]
-            segno_encoder.add_format_info(grid, version, consts.ERROR_MAPPING[level], mask)
-            bits = np.array([grid[r][c] for r, c in zip(fr, fc, strict=True)], np.float32)
+            written = [[0] * n for _ in range(n)]
+            segno_encoder.add_format_info(written, version, consts.ERROR_MAPPING[level], mask)
+            bits = np.array([written[r][c] for r, c in zip(fr, fc, strict=True)], np.float32)
             formats[(level, mask)] = 2 * bits - 1
     base = np.array([[bool(v) for v in row] for row in qr.matrix], bool)
     return Layout(rows[sort], cols[sort], fr, fc, formats, ~(data | fmt), base)
 
 
+@functools.lru_cache(maxsize=64)
 def _mask(version: int, mask: int) -> npt.NDArray[np.bool_]:
-    n = _size(version)
+    n = grid.size(version)
     fn = segno_encoder.get_data_mask_functions(False)[mask]
     return np.array([[bool(fn(i, j)) for j in range(n)] for i in range(n)])
-
-
-_masks = functools.lru_cache(maxsize=64)(_mask)
 
 
 def _blocks(version: int, level: str) -> list[tuple[int, int]]:
@@ -133,7 +123,7 @@ def corrected(margin: npt.NDArray[np.float32], version: int, level: str, mask: i
     lay = layout(version)
     blocks = _blocks(version, level)
     order = _interleaved(blocks)
-    flip = _masks(version, mask)[lay.rows, lay.cols]
+    flip = _mask(version, mask)[lay.rows, lay.cols]
     soft = margin[lay.rows, lay.cols]
     bits = (soft > 0) ^ flip
     total = len(order)

@@ -67,6 +67,14 @@ def function_pattern(version: int) -> tuple[npt.NDArray[np.float32], npt.NDArray
 
 
 @functools.lru_cache(maxsize=MAX_VERSION)
+def _pattern_cells(version: int) -> tuple[Any, Any, Any]:
+    """:func:`function_pattern` as module indices (rows, cols) and their darkness."""
+    points, expected = function_pattern(version)
+    return ((points[:, 1] - 0.5).astype(int), (points[:, 0] - 0.5).astype(int),
+            expected > 0)
+
+
+@functools.lru_cache(maxsize=MAX_VERSION)
 def finder_pattern(version: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """The part of :func:`function_pattern` in the three finders and their separators: what
     three finders fix, whatever the perspective does to the fourth corner."""
@@ -245,11 +253,10 @@ def deblurred(values: npt.NDArray[np.float32], version: int, *, rounds: int = 6
     reading, which is solved again each round (decision feedback). Reads blurred codes whose
     isolated modules a comparison with the neighbourhood gets wrong."""
     n = values.shape[0]
-    points, expected = function_pattern(version)
-    ys, xs = (points[:, 1] - 0.5).astype(int), (points[:, 0] - 0.5).astype(int)
+    ys, xs, known_dark = _pattern_cells(version)
     mean = cv2.blur(values, (7, 7), borderType=cv2.BORDER_REFLECT)
     dark = (values < mean).astype(np.float32)
-    dark[ys, xs] = expected > 0
+    dark[ys, xs] = known_dark
     u, v = np.meshgrid(np.linspace(-1, 1, n), np.linspace(-1, 1, n))
     fixed = np.stack([np.ones_like(u), mean, u, v], -1).reshape(-1, 4)
     known = np.zeros(n * n, bool)
@@ -267,17 +274,16 @@ def deblurred(values: npt.NDArray[np.float32], version: int, *, rounds: int = 6
             break  # no contrast to solve for
         estimate = (seen - features[:, 1:] @ coef[1:]) / coef[0]
         dark = (estimate > 0.5).reshape(n, n).astype(np.float32)
-        dark[ys, xs] = expected > 0
+        dark[ys, xs] = known_dark
     return (estimate - 0.5).reshape(n, n).astype(np.float32)
 
 
 def symbol(margin: npt.NDArray[np.float32], version: int) -> Image:
     """The clean symbol of ``margin`` (:func:`margins`), its function patterns drawn as they
     must be (one wrong module in a finder made zxing-cpp's pure reader give up)."""
-    points, expected = function_pattern(version)
-    ys, xs = (points[:, 1] - 0.5).astype(int), (points[:, 0] - 0.5).astype(int)
+    ys, xs, known_dark = _pattern_cells(version)
     dark = margin > 0
-    dark[ys, xs] = expected > 0
+    dark[ys, xs] = known_dark
     return render(dark)
 
 
